@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Freezer wire quirks and request parsing, each named and tested."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import falcon
+
+from freezer_api.api.errors import PayloadTooLarge
+from freezer_api.errors import InvalidDocument, PreconditionFailed
+from freezer_api.storage.base import Page
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_json(req: falcon.Request, max_size: int) -> Any | None:
+    """Return the JSON body, or None when there is none.
+
+    Quirks: the body is parsed as JSON whatever its Content-Type says (clients post
+    without one), and only a positive Content-Length announces a body.
+    """
+    length = req.content_length
+    if not length:
+        return None
+    if length > max_size:
+        raise PayloadTooLarge(f"The request body is {length} bytes; the limit is {max_size} bytes.")
+    raw = req.bounded_stream.read(length)
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as error:
+        # NOTE: ValueError covers JSONDecodeError and UnicodeDecodeError.
+        raise InvalidDocument(f"Malformed JSON in the request body: {error}") from None
+
+
+def read_object(req: falcon.Request, max_size: int) -> dict[str, Any]:
+    """Return the body, which must be a JSON object."""
+    body = read_json(req, max_size)
+    if body is None:
+        raise InvalidDocument("A JSON object is required as the request body.")
+    if not isinstance(body, dict):
+        raise InvalidDocument(f"The request body must be a JSON object, not {type(body).__name__}.")
+    return body
+
+
+def _int_param(req: falcon.Request, name: str) -> int | None:
+    raw = req.get_param(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidDocument(f"The {name} parameter must be an integer, not {raw!r}.") from None
+    if value < 0:
+        raise InvalidDocument(f"The {name} parameter must not be negative.")
+    return value
+
+
+def page_of(req: falcon.Request, default_limit: int, max_limit: int) -> Page:
+    """Read ``limit``, ``offset`` and ``marker``.
+
+    Quirk: Freezer clients send ``limit=0`` to mean "the default" (the old server's
+    ``limit or 10``). A limit above ``max_limit`` is lowered to it.
+    """
+    limit = _int_param(req, "limit") or default_limit
+    offset = _int_param(req, "offset") or 0
+    marker = req.get_param("marker") or None
+    return Page(limit=min(limit, max_limit), offset=offset, marker=marker)
+
+
+def if_match_version(req: falcon.Request) -> int | None:
+    """Return the version named by ``If-Match`` (an ETag of ours), or None."""
+    header = req.get_header("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    tag = header.strip().removeprefix("W/").strip('"')
+    try:
+        return int(tag)
+    except ValueError:
+        raise PreconditionFailed(f"If-Match {header} does not match the current version.") from None

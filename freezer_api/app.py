@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The only wiring point: storage, services, middleware and routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+from oslo_middleware import request_id
+
+from freezer_api.api import errors as api_errors
+from freezer_api.api import middleware, routes
+from freezer_api.api.resources import Limits
+from freezer_api.config import Settings
+from freezer_api.service.backups import BackupV1Rules
+from freezer_api.service.documents import DocumentService
+from freezer_api.storage import open_storage
+from freezer_api.storage.base import Storage
+from freezer_api.storage.sql import migrate
+
+
+def storage_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.max_overflow,
+        "pool_timeout": settings.pool_timeout,
+        "sqlite_synchronous": settings.sqlite_synchronous,
+    }
+
+
+def create_falcon_app(settings: Settings, storage: Storage) -> falcon.App:
+    """Build the falcon application (without the WSGI middleware around it)."""
+    services = {"v1/backups": DocumentService(BackupV1Rules(), storage.backups)}
+    app = falcon.App(
+        middleware=[middleware.RequireJSON(), middleware.NoauthIdentityMiddleware(settings.noauth)]
+    )
+    app.req_options.strip_url_path_trailing_slash = True
+    app.req_options.auto_parse_qs_csv = False
+    api_errors.install(app)
+    limits = Limits(settings.default_limit, settings.max_limit, settings.max_body_size)
+    routes.add_routes(app, services, limits)
+    return app
+
+
+def create_app(settings: Settings, storage: Storage | None = None) -> Any:
+    """Return the WSGI application: the falcon app wrapped in the OpenStack middleware."""
+    if storage is None:
+        storage = open_storage(settings.database_url, storage_options(settings))
+    wrapped: Any = request_id.RequestId(create_falcon_app(settings, storage))
+
+    def application(environ: dict[str, Any], start_response: Any) -> Any:
+        return wrapped(environ, start_response)
+
+    return application
+
+
+def prepare_database(settings: Settings) -> None:
+    """Create/upgrade an embedded SQLite schema, or check that another engine's is current."""
+    migrate.prepare(
+        settings.database_url, storage_options(settings), sync_sqlite=settings.sync_on_start
+    )

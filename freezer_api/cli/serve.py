@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``freezer-api``: serve the API with gunicorn (worker processes x threads)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from freezer_api.app import create_app, prepare_database
+from freezer_api.cli import LOG_FORMAT, setup_logging
+from freezer_api.config import Settings, load_settings
+
+LOG = logging.getLogger(__name__)
+
+
+def bind_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Server(BaseApplication):  # type: ignore[misc]
+    """gunicorn, configured from Settings; every worker opens its own database pool."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        settings = self._settings
+        options = {
+            "bind": bind_address(settings.bind_host, settings.bind_port),
+            "workers": settings.workers,
+            "threads": settings.threads,
+            "worker_class": "gthread",
+            "preload_app": False,
+            "timeout": 60,
+            "graceful_timeout": 30,
+            "keepalive": 5,
+            "errorlog": "-",
+            "logconfig_dict": {},
+            "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+            "proc_name": "freezer-api",
+        }
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+        return create_app(self._settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``freezer-api [--config-file F] [--bind-host H] [--bind-port P] [--workers N]``."""
+    setup_logging()
+    try:
+        settings = load_settings(sys.argv[1:] if argv is None else argv)
+        prepare_database(settings)
+    except Exception as error:  # noqa: BLE001 - any start-up failure ends here, said once
+        LOG.error("freezer-api cannot start: %s", error)
+        return 1
+    LOG.info(
+        "serving on http://%s with %d workers x %d threads, auth %s",
+        bind_address(settings.bind_host, settings.bind_port),
+        settings.workers,
+        settings.threads,
+        settings.auth_strategy,
+    )
+    Server(settings).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Configuration: oslo.config options, read once into a frozen ``Settings``.
+
+This is the only module that reads configuration files or the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import platformdirs
+from oslo_config import cfg
+
+#: Searched in this order when no ``--config-file`` is given; the first is the seed's path.
+DEFAULT_CONFIG_FILES = ("/etc/freezer-api.conf", "/etc/freezer/freezer-api.conf")
+
+
+def default_database_url() -> str:
+    """Return the SQLite URL used when ``[database] connection`` is not set."""
+    data_dir = Path(platformdirs.user_data_dir("freezer-api"))
+    return f"sqlite:///{data_dir / 'freezer-api.db'}"
+
+
+default_opts = [
+    cfg.HostAddressOpt("bind_host", default="127.0.0.1", help="Address the API listens on."),
+    cfg.PortOpt("bind_port", default=9090, help="Port the API listens on."),
+    cfg.IntOpt(
+        "workers", default=2, min=1, help="Number of API worker processes started by freezer-api."
+    ),
+    cfg.IntOpt("threads", default=4, min=1, help="Threads per worker process."),
+    cfg.StrOpt(
+        "auth_strategy",
+        default="noauth",
+        choices=[
+            ("noauth", "identity is taken from X-User-Id, X-Project-Id... headers (development)"),
+            ("keystone", "Keystone tokens are validated by keystonemiddleware auth_token"),
+        ],
+        help="How callers are authenticated.",
+    ),
+]
+
+database_opts = [
+    cfg.StrOpt(
+        "connection",
+        secret=True,
+        help="SQLAlchemy URL of the database. Default: a SQLite file in the per-user data "
+        "directory (for root: /root/.local/share/freezer-api/freezer-api.db).",
+    ),
+    cfg.StrOpt(
+        "sqlite_synchronous",
+        default="FULL",
+        choices=["FULL", "NORMAL"],
+        help="SQLite PRAGMA synchronous in WAL mode. FULL makes every acknowledged write survive "
+        "a power loss; NORMAL survives process crashes only, and is faster.",
+    ),
+    cfg.IntOpt("pool_size", default=5, min=1, help="Connections kept open per process."),
+    cfg.IntOpt(
+        "max_overflow", default=10, min=0, help="Extra connections a process may open under load."
+    ),
+    cfg.IntOpt(
+        "pool_timeout",
+        default=10,
+        min=1,
+        help="Seconds to wait for a free connection or a SQLite write lock before answering 503.",
+    ),
+    cfg.BoolOpt(
+        "sync_on_start",
+        default=True,
+        help="freezer-api upgrades a SQLite database to the current schema before serving. "
+        "Other engines are upgraded only by 'freezer-manage db sync'.",
+    ),
+]
+
+api_opts = [
+    cfg.IntOpt("default_limit", default=10, min=1, help="Page size when a list gives no limit."),
+    cfg.IntOpt("max_limit", default=1000, min=1, help="Largest page size a client may ask for."),
+    cfg.IntOpt(
+        "max_body_size",
+        default=1024 * 1024,
+        min=1024,
+        help="Largest request body accepted, in bytes; larger bodies get 413.",
+    ),
+]
+
+noauth_opts = [
+    cfg.StrOpt("user_id", default="noauth-user", help="User id when X-User-Id is absent."),
+    cfg.StrOpt("user_name", default="noauth", help="User name when X-User-Name is absent."),
+    cfg.StrOpt(
+        "project_id",
+        default="noauth-project",
+        help="Project id when neither X-Project-Id nor X-Tenant-Id is given.",
+    ),
+    cfg.ListOpt("roles", default=["member", "reader"], help="Roles when X-Roles is absent."),
+]
+
+
+def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+    """Return every option, for ``oslo-config-generator --namespace freezer-api``."""
+    return [
+        ("DEFAULT", default_opts),
+        ("database", database_opts),
+        ("api", api_opts),
+        ("noauth", noauth_opts),
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class NoauthIdentity:
+    user_id: str
+    user_name: str
+    project_id: str
+    roles: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything the service needs to know, read once at start."""
+
+    database_url: str = dataclasses.field(repr=False)
+    bind_host: str = "127.0.0.1"
+    bind_port: int = 9090
+    workers: int = 2
+    threads: int = 4
+    auth_strategy: str = "noauth"
+    sqlite_synchronous: str = "FULL"
+    pool_size: int = 5
+    max_overflow: int = 10
+    pool_timeout: int = 10
+    sync_on_start: bool = True
+    default_limit: int = 10
+    max_limit: int = 1000
+    max_body_size: int = 1024 * 1024
+    noauth: NoauthIdentity = NoauthIdentity(
+        "noauth-user", "noauth", "noauth-project", ("member", "reader")
+    )
+    config_files: tuple[str, ...] = ()
+
+
+def _default_config_files() -> list[str]:
+    """Return the file read when ``--config-file`` is not given (oslo.config then ignores this)."""
+    env_file = os.environ.get("FREEZER_API_CONFIG")
+    if env_file:
+        return [env_file]
+    return [path for path in DEFAULT_CONFIG_FILES if os.path.isfile(path)][:1]
+
+
+def build_conf(argv: Sequence[str] = (), *, extra_opts: Sequence[cfg.Opt] = ()) -> cfg.ConfigOpts:
+    """Parse ``argv`` (``--config-file``...) into a fresh, private ``ConfigOpts``."""
+    conf = cfg.ConfigOpts()
+    # NOTE: the seed's --bind-host/--bind-port flags, and --workers, also work on the command line.
+    conf.register_cli_opts(default_opts[:3])
+    for group, opts in list_opts():
+        conf.register_opts(opts, group=None if group == "DEFAULT" else group)
+    conf.register_cli_opts(extra_opts)
+    conf(
+        list(argv),
+        project="freezer-api",
+        prog="freezer-api",
+        default_config_files=_default_config_files(),
+        default_config_dirs=[],
+        validate_default_values=True,
+    )
+    return conf
+
+
+def settings_from_conf(conf: cfg.ConfigOpts) -> Settings:
+    """Turn parsed options into ``Settings``."""
+    return Settings(
+        database_url=conf.database.connection or default_database_url(),
+        bind_host=conf.bind_host,
+        bind_port=conf.bind_port,
+        workers=conf.workers,
+        threads=conf.threads,
+        auth_strategy=conf.auth_strategy,
+        sqlite_synchronous=conf.database.sqlite_synchronous,
+        pool_size=conf.database.pool_size,
+        max_overflow=conf.database.max_overflow,
+        pool_timeout=conf.database.pool_timeout,
+        sync_on_start=conf.database.sync_on_start,
+        default_limit=conf.api.default_limit,
+        max_limit=conf.api.max_limit,
+        max_body_size=conf.api.max_body_size,
+        noauth=NoauthIdentity(
+            user_id=conf.noauth.user_id,
+            user_name=conf.noauth.user_name,
+            project_id=conf.noauth.project_id,
+            roles=tuple(role.strip().lower() for role in conf.noauth.roles if role.strip()),
+        ),
+        config_files=tuple(conf.config_file or ()),
+    )
+
+
+def load_settings(argv: Sequence[str] = ()) -> Settings:
+    """Read the configuration files named by ``argv`` (or the default paths)."""
+    return settings_from_conf(build_conf(argv))

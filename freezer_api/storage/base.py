@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The storage contract every backend implements.
+
+A backend keeps *records*: one JSON document per record plus a few indexed fields
+that the service layer derives from the document, so that filtering and paging can
+run inside the database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from freezer_api.errors import (
+    Conflict,
+    FreezerError,
+    InvalidDocument,
+    PreconditionFailed,
+    StorageUnavailable,
+)
+
+__all__ = ["Conflict", "StorageUnavailable"]
+
+Document = dict[str, Any]
+
+
+class StorageError(FreezerError):
+    """Base of the errors a backend raises."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    """Whose records a call may see: those of a project (v2), of a user (v1), or both."""
+
+    project_id: str | None = None
+    user_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.project_id is None and self.user_id is None:
+            raise ValueError("a scope names a project, a user or both")
+
+
+@dataclasses.dataclass(frozen=True)
+class Filter:
+    """One condition of a search.
+
+    ``field`` is an indexed field of the kind (``"backup_name"``) or a path into the
+    document (``("backup_metadata", "mode")``). ``negate`` turns "equals" into
+    "differs or is absent".
+    """
+
+    field: str | tuple[str, ...]
+    value: Any
+    negate: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int = 0
+    #: continue after the record with this id (in the same scope)
+    marker: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+    page: Page
+    filters: tuple[Filter, ...] = ()
+    #: inclusive bounds on the kind's ``time_field``
+    time_after: int | None = None
+    time_before: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """A stored document and the metadata the store keeps beside it."""
+
+    doc_id: str
+    project_id: str
+    user_id: str
+    doc: Document
+    fields: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    version: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """What an update writes: the new document and its indexed fields."""
+
+    doc: Document
+    fields: Mapping[str, Any]
+    user_id: str | None = None
+
+
+class Repository(Protocol):
+    """The records of one kind."""
+
+    def get(self, *, scope: Scope, doc_id: str) -> Record | None:
+        """Return the record with this id in this scope, or None."""
+
+    def search(self, *, scope: Scope, query: Query) -> list[Record]:
+        """Return one page of the scope's records that pass every filter, oldest first.
+
+        Raises ``MarkerNotFound`` when the page's marker is not a record of the scope.
+        """
+
+    def insert(self, record: Record) -> Record:
+        """Store a new record with version 1. Raises ``Conflict`` on a duplicate id."""
+
+    def update(
+        self,
+        *,
+        scope: Scope,
+        doc_id: str,
+        change: Callable[[Record], Change],
+        if_version: int | None = None,
+    ) -> Record | None:
+        """Apply ``change`` to the stored record atomically and bump its version.
+
+        ``change`` sees the current record under a write lock, so concurrent updates
+        never lose each other's work. Returns None when there is no such record; raises
+        ``VersionMismatch`` when ``if_version`` is given and differs.
+        """
+
+    def delete(self, *, scope: Scope, doc_id: str) -> bool:
+        """Delete the record; return False when there was none."""
+
+
+class Storage(Protocol):
+    """One repository per kind."""
+
+    backups: Repository
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class MarkerNotFound(StorageError, InvalidDocument):
+    """The ``marker`` of a page is not a record of this scope."""
+
+
+class VersionMismatch(StorageError, PreconditionFailed):
+    """The record changed since the version the caller named."""
+
+
+OpenStorage = Callable[[str, Mapping[str, Any]], Storage]

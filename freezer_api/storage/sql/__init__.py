@@ -1,0 +1,6 @@
+# SPDX-License-Identifier: Apache-2.0
+"""SQL backend (SQLAlchemy 2): SQLite, PostgreSQL and MariaDB/MySQL."""
+
+from freezer_api.storage.sql.store import SqlStorage, open_sql_storage
+
+__all__ = ["SqlStorage", "open_sql_storage"]

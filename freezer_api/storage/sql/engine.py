@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Engine construction: connection pools and the per-engine settings each database needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+#: Driver used when a URL names only the engine (``postgresql://``, ``mysql://``).
+DEFAULT_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
+
+
+def normalise_url(url: str) -> URL:
+    """Return the URL with this project's driver for engines given without one."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if "+" not in parsed.drivername and backend in DEFAULT_DRIVERS:
+        parsed = parsed.set(drivername=f"{backend}+{DEFAULT_DRIVERS[backend]}")
+    return parsed
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_db_engine(url: str, options: Mapping[str, Any]) -> Engine:
+    """Create the engine for ``url``.
+
+    ``options`` may hold ``pool_size``, ``max_overflow``, ``pool_timeout`` and
+    ``sqlite_synchronous``.
+    """
+    parsed = normalise_url(url)
+    timeout = int(options.get("pool_timeout", 10))
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, timeout, str(options.get("sqlite_synchronous", "FULL")))
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=int(options.get("pool_size", 5)),
+        max_overflow=int(options.get("max_overflow", 10)),
+        pool_timeout=timeout,
+        pool_recycle=3600,
+    )
+
+
+def _sqlite_engine(url: URL, timeout: int, synchronous: str) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # NOTE: take transaction control from the sqlite3 module, so that BEGIN is
+        # emitted by the "begin" hook below, and writers can take the lock up front.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={timeout * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        # NOTE: a writer that began DEFERRED could fail to upgrade its read lock while
+        # another process writes; IMMEDIATE waits for the lock (busy_timeout) instead.
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """Return an engine sharing ``engine``'s pool whose transactions take the write lock first."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")

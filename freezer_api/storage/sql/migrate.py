@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Schema migrations with Alembic: the only way the schema is created or changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from freezer_api.storage.sql import engine as engines
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def head() -> str:
+    """Return the newest revision the code knows."""
+    script = ScriptDirectory(str(MIGRATIONS))
+    revision = script.get_current_head()
+    assert revision is not None
+    return revision
+
+
+def current(engine: Engine) -> str | None:
+    """Return the database's revision, or None when it has no schema yet."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to ``revision``; does nothing when it is already there."""
+    command.upgrade(_config(engine), revision)
+
+
+def upgrade_url(url: str, options: dict[str, Any] | None = None) -> None:
+    engine = engines.create_db_engine(url, options or {})
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+class SchemaNotReady(RuntimeError):
+    """The database schema is not at the revision this code needs."""
+
+
+def prepare(url: str, options: dict[str, Any], *, sync_sqlite: bool) -> None:
+    """Make sure the schema is current before serving.
+
+    An embedded SQLite database is created and upgraded here (it has one host); other
+    engines are upgraded by the operator with ``freezer-manage db sync``.
+    """
+    engine = engines.create_db_engine(url, options)
+    try:
+        if sync_sqlite and engines.is_sqlite(url):
+            upgrade(engine)
+            return
+        found = current(engine)
+        if found != head():
+            raise SchemaNotReady(
+                f"the database schema is at revision {found or 'none'}, this code needs "
+                f"{head()}: run 'freezer-manage db sync'"
+            )
+    finally:
+        engine.dispose()

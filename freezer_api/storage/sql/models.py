@@ -1,0 +1,68 @@
+# SPDX-License-Identifier: Apache-2.0
+"""SQL schema. It changes only through the Alembic migrations beside this module.
+
+Every kind has the same core columns (a surrogate ``pk`` that orders lists, the
+public ``doc_id``, owner, version, timestamps and the JSON document) plus indexed
+columns for what clients filter on.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: Longest id, name or host the API accepts; the schemas check it before the database does.
+ID_LENGTH = 255
+# NOTE: SQLite makes only an INTEGER PRIMARY KEY an alias of its rowid (auto-increment).
+PrimaryKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class DocumentColumns:
+    pk: Mapped[int] = mapped_column(PrimaryKey, primary_key=True, autoincrement=True)
+    doc_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    project_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
+    updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
+    doc: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Backup(DocumentColumns, Base):
+    __tablename__ = "backups"
+    __table_args__ = (
+        UniqueConstraint("user_id", "doc_id", name="uq_backups_user_doc"),
+        Index("ix_backups_doc_id", "doc_id"),
+        Index("ix_backups_project_pk", "project_id", "pk"),
+        Index("ix_backups_user_pk", "user_id", "pk"),
+        Index("ix_backups_project_name", "project_id", "backup_name", "pk"),
+        Index("ix_backups_project_host", "project_id", "hostname", "pk"),
+        Index("ix_backups_project_container", "project_id", "container", "pk"),
+        Index("ix_backups_project_time", "project_id", "time_stamp"),
+        Index("ix_backups_user_name", "user_id", "backup_name", "pk"),
+        Index("ix_backups_user_host", "user_id", "hostname", "pk"),
+    )
+
+    user_name: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    status: Mapped[str | None] = mapped_column(String(32))
+    container: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    hostname: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    backup_name: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    time_stamp: Mapped[int | None] = mapped_column(BigInteger)
+    level: Mapped[int | None] = mapped_column(Integer)
+    job_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+
+
+#: kind name -> table, as the store looks them up
+TABLES = {"backups": Backup.__table__}

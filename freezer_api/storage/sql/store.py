@@ -1,0 +1,251 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The SQL backend: one generic repository over each kind's table."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Row,
+    Table,
+    and_,
+    delete,
+    exc,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from freezer_api.storage.base import (
+    Change,
+    Conflict,
+    Filter,
+    MarkerNotFound,
+    Query,
+    Record,
+    Scope,
+    StorageUnavailable,
+    VersionMismatch,
+)
+from freezer_api.storage.sql import engine as engines
+from freezer_api.storage.sql.models import TABLES
+
+LOG = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def translated_errors(noun: str, doc_id: str = "") -> Iterator[None]:
+    """Turn driver exceptions into storage errors, once for the whole backend."""
+    try:
+        yield
+    except exc.IntegrityError:
+        raise Conflict(f"{noun} {doc_id} already exists") from None
+    except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
+        LOG.warning("database unavailable: %s", error)
+        raise StorageUnavailable("The database is unavailable; try again later.") from None
+    except exc.DBAPIError as error:
+        if error.connection_invalidated:
+            LOG.warning("database connection lost: %s", error)
+            raise StorageUnavailable("The database connection was lost; try again.") from None
+        raise
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class SqlRepository:
+    """Records of one kind in one table."""
+
+    def __init__(self, engine: Engine, table: Table, noun: str) -> None:
+        self._engine = engine
+        self._writer = engines.writer(engine)
+        self._table = table
+        self._noun = noun
+        columns = table.c
+        self._record_columns = (
+            columns.doc_id,
+            columns.project_id,
+            columns.user_id,
+            columns.version,
+            columns.doc,
+        )
+        self._field_names = frozenset(
+            name
+            for name in columns.keys()
+            if name not in {"pk", "doc_id", "project_id", "user_id", "version", "doc"}
+            and name not in {"created_at", "updated_at"}
+        )
+
+    # -- reading ---------------------------------------------------------------
+    def get(self, *, scope: Scope, doc_id: str) -> Record | None:
+        statement = (
+            select(*self._record_columns)
+            .where(self._in_scope(scope), self._table.c.doc_id == doc_id)
+            .order_by(self._table.c.pk)
+            .limit(1)
+        )
+        with translated_errors(self._noun), self._engine.connect() as connection:
+            row = connection.execute(statement).first()
+        return None if row is None else self._record(row)
+
+    def search(self, *, scope: Scope, query: Query) -> list[Record]:
+        table = self._table
+        conditions = [self._in_scope(scope), *map(self._condition, query.filters)]
+        time_column = table.c.get("time_stamp")
+        if time_column is not None and query.time_after is not None:
+            conditions.append(time_column >= query.time_after)
+        if time_column is not None and query.time_before is not None:
+            conditions.append(time_column <= query.time_before)
+        page = query.page
+        with translated_errors(self._noun), self._engine.connect() as connection:
+            if page.marker is not None:
+                marker_pk = connection.execute(
+                    select(table.c.pk)
+                    .where(self._in_scope(scope), table.c.doc_id == page.marker)
+                    .order_by(table.c.pk)
+                    .limit(1)
+                ).scalar()
+                if marker_pk is None:
+                    raise MarkerNotFound(f"marker {page.marker} is not a known {self._noun} id")
+                conditions.append(table.c.pk > marker_pk)
+            statement = (
+                select(*self._record_columns)
+                .where(and_(*conditions))
+                .order_by(table.c.pk)
+                .limit(page.limit)
+                .offset(page.offset)
+            )
+            rows = connection.execute(statement).all()
+        return [self._record(row) for row in rows]
+
+    # -- writing ---------------------------------------------------------------
+    def insert(self, record: Record) -> Record:
+        now = _now()
+        values = {
+            "doc_id": record.doc_id,
+            "project_id": record.project_id,
+            "user_id": record.user_id,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "doc": record.doc,
+            **self._fields(record.fields),
+        }
+        with translated_errors(self._noun, record.doc_id), self._writer.begin() as connection:
+            connection.execute(insert(self._table).values(values))
+        return Record(
+            doc_id=record.doc_id,
+            project_id=record.project_id,
+            user_id=record.user_id,
+            doc=record.doc,
+            fields=record.fields,
+            version=1,
+        )
+
+    def update(
+        self,
+        *,
+        scope: Scope,
+        doc_id: str,
+        change: Callable[[Record], Change],
+        if_version: int | None = None,
+    ) -> Record | None:
+        table = self._table
+        with translated_errors(self._noun, doc_id), self._writer.begin() as connection:
+            row = connection.execute(
+                select(table.c.pk, *self._record_columns)
+                .where(self._in_scope(scope), table.c.doc_id == doc_id)
+                .order_by(table.c.pk)
+                .limit(1)
+                .with_for_update()
+            ).first()
+            if row is None:
+                return None
+            current = self._record(row)
+            if if_version is not None and current.version != if_version:
+                raise VersionMismatch(
+                    f"{self._noun} {doc_id} is at version {current.version}, not {if_version}"
+                )
+            changed = change(current)
+            user_id = changed.user_id or current.user_id
+            connection.execute(
+                update(table)
+                .where(table.c.pk == row.pk)
+                .values(
+                    doc=changed.doc,
+                    version=current.version + 1,
+                    updated_at=_now(),
+                    user_id=user_id,
+                    **self._fields(changed.fields),
+                )
+            )
+        return Record(
+            doc_id=doc_id,
+            project_id=current.project_id,
+            user_id=user_id,
+            doc=changed.doc,
+            fields=changed.fields,
+            version=current.version + 1,
+        )
+
+    def delete(self, *, scope: Scope, doc_id: str) -> bool:
+        statement = delete(self._table).where(self._in_scope(scope), self._table.c.doc_id == doc_id)
+        with translated_errors(self._noun, doc_id), self._writer.begin() as connection:
+            return connection.execute(statement).rowcount > 0
+
+    # -- helpers ---------------------------------------------------------------
+    def _in_scope(self, scope: Scope) -> ColumnElement[bool]:
+        conditions = []
+        if scope.project_id is not None:
+            conditions.append(self._table.c.project_id == scope.project_id)
+        if scope.user_id is not None:
+            conditions.append(self._table.c.user_id == scope.user_id)
+        return and_(*conditions)
+
+    def _condition(self, condition: Filter) -> ColumnElement[bool]:
+        if isinstance(condition.field, str):
+            column = self._table.c[condition.field]
+            if condition.negate:
+                return or_(column.is_(None), column != condition.value)
+            return column == condition.value
+        raise NotImplementedError("filters on document paths")
+
+    def _fields(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        unknown = set(fields) - self._field_names
+        if unknown:
+            raise ValueError(f"{self._table.name} has no indexed fields {sorted(unknown)}")
+        return dict(fields)
+
+    @staticmethod
+    def _record(row: Row[Any]) -> Record:
+        return Record(
+            doc_id=row.doc_id,
+            project_id=row.project_id,
+            user_id=row.user_id,
+            doc=row.doc,
+            version=row.version,
+        )
+
+
+class SqlStorage:
+    """The SQL backend: SQLite, PostgreSQL or MariaDB/MySQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.backups = SqlRepository(engine, TABLES["backups"], "backup")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_sql_storage(url: str, options: Mapping[str, Any]) -> SqlStorage:
+    """Open the database at ``url``; the schema must already be migrated."""
+    return SqlStorage(engines.create_db_engine(url, options))
