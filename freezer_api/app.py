@@ -28,12 +28,14 @@ def storage_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def create_falcon_app(settings: Settings, storage: Storage) -> falcon.App:
+def create_falcon_app(settings: Settings, storage: Storage) -> falcon.App[Any, Any]:
     """Build the falcon application (without the WSGI middleware around it)."""
     services = {"v1/backups": DocumentService(BackupV1Rules(), storage.backups)}
-    app = falcon.App(
-        middleware=[middleware.RequireJSON(), middleware.NoauthIdentityMiddleware(settings.noauth)]
-    )
+    app_middleware: list[Any] = [
+        middleware.RequireJSON(),
+        middleware.NoauthIdentityMiddleware(settings.noauth),
+    ]
+    app: falcon.App[Any, Any] = falcon.App(middleware=app_middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
     api_errors.install(app)

@@ -10,6 +10,7 @@ import dataclasses
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 from oslo_config import cfg
@@ -25,8 +26,10 @@ def default_database_url() -> str:
 
 
 default_opts = [
-    cfg.HostAddressOpt("bind_host", default="127.0.0.1", help="Address the API listens on."),
-    cfg.PortOpt("bind_port", default=9090, help="Port the API listens on."),
+    cfg.HostAddressOpt(
+        "bind-host", dest="bind_host", default="127.0.0.1", help="Address the API listens on."
+    ),
+    cfg.PortOpt("bind-port", dest="bind_port", default=9090, help="Port the API listens on."),
     cfg.IntOpt(
         "workers", default=2, min=1, help="Number of API worker processes started by freezer-api."
     ),
@@ -97,7 +100,7 @@ noauth_opts = [
 ]
 
 
-def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
+def list_opts() -> list[tuple[str, list[Any]]]:
     """Return every option, for ``oslo-config-generator --namespace freezer-api``."""
     return [
         ("DEFAULT", default_opts),

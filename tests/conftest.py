@@ -80,7 +80,8 @@ def make_v1_backup(**overrides: Any) -> dict[str, Any]:
 
 def v1_id(document: dict[str, Any]) -> str:
     return "_".join(
-        str(document[key]) for key in ("container", "host_name", "backup_name", "timestamp", "level")
+        str(document[key])
+        for key in ("container", "host_name", "backup_name", "timestamp", "level")
     )
 
 

@@ -17,15 +17,30 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def read_json(req: falcon.Request, max_size: int) -> Any | None:
-    """Return the JSON body, or None when there is none.
+#: What ``read_json`` returns when the request has no body.
+NO_BODY: Any = object()
+
+JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number"}
+
+
+def json_type(value: Any) -> str:
+    """Name the JSON type of a parsed value, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def read_json(req: falcon.Request, max_size: int) -> Any:
+    """Return the JSON body, or ``NO_BODY`` when there is none.
 
     Quirks: the body is parsed as JSON whatever its Content-Type says (clients post
     without one), and only a positive Content-Length announces a body.
     """
     length = req.content_length
     if not length:
-        return None
+        return NO_BODY
     if length > max_size:
         raise PayloadTooLarge(f"The request body is {length} bytes; the limit is {max_size} bytes.")
     raw = req.bounded_stream.read(length)
@@ -39,10 +54,10 @@ def read_json(req: falcon.Request, max_size: int) -> Any | None:
 def read_object(req: falcon.Request, max_size: int) -> dict[str, Any]:
     """Return the body, which must be a JSON object."""
     body = read_json(req, max_size)
-    if body is None:
+    if body is NO_BODY:
         raise InvalidDocument("A JSON object is required as the request body.")
     if not isinstance(body, dict):
-        raise InvalidDocument(f"The request body must be a JSON object, not {type(body).__name__}.")
+        raise InvalidDocument(f"The request body must be a JSON object, not {json_type(body)}.")
     return body
 
 

@@ -88,7 +88,7 @@ def serialize_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPE
     resp.vary = ("Accept",)
 
 
-def install(app: falcon.App) -> None:
+def install(app: falcon.App[Any, Any]) -> None:
     """Register the handlers, most general first (falcon picks the most specific)."""
     app.add_error_handler(Exception, render_unexpected)
     app.add_error_handler(errors.FreezerError, render_freezer_error)

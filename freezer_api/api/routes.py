@@ -47,7 +47,7 @@ V1_KINDS = (
 def json_home(prefix: str, kinds: tuple[Kind, ...]) -> dict[str, Any]:
     """Describe every kind's collection and item routes."""
     resources: dict[str, Any] = {}
-    formats = {"application/json": {}}
+    formats: dict[str, Any] = {"application/json": {}}
     for kind in kinds:
         resources[f"rel/{kind.plural}"] = {
             "href-template": f"{prefix}/{kind.plural}/{{{kind.id_key}}}",
@@ -62,7 +62,9 @@ def json_home(prefix: str, kinds: tuple[Kind, ...]) -> dict[str, Any]:
     return {"resources": resources}
 
 
-def add_routes(app: falcon.App, services: dict[str, DocumentService], limits: Limits) -> None:
+def add_routes(
+    app: falcon.App[Any, Any], services: dict[str, DocumentService], limits: Limits
+) -> None:
     """Mount the versions document and every API version's kinds."""
     app.add_route("/", VersionsResource(VERSIONS))
     app.add_route("/v1", HomeResource(json_home("/v1", V1_KINDS)))

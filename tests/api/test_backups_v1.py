@@ -111,10 +111,20 @@ def test_put_replaces_the_metadata(client):
 def test_if_match_with_a_stale_version_is_412_and_changes_nothing(client):
     backup_id = post(client, make_v1_backup(mode="fs"))
     headers = {**ALICE, "If-Match": '"1"'}
-    assert client.simulate_patch(f"/v1/backups/{backup_id}", json={"mode": "a"}, headers=headers).status_code == 200
+    assert (
+        client.simulate_patch(
+            f"/v1/backups/{backup_id}", json={"mode": "a"}, headers=headers
+        ).status_code
+        == 200
+    )
     stale = client.simulate_patch(f"/v1/backups/{backup_id}", json={"mode": "b"}, headers=headers)
     assert stale.status_code == 412
-    assert client.simulate_get(f"/v1/backups/{backup_id}", headers=ALICE).json["backup_metadata"]["mode"] == "a"
+    assert (
+        client.simulate_get(f"/v1/backups/{backup_id}", headers=ALICE).json["backup_metadata"][
+            "mode"
+        ]
+        == "a"
+    )
 
 
 def test_delete_then_get_is_404_and_the_id_can_be_posted_again(client):

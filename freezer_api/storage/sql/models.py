@@ -11,7 +11,16 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Longest id, name or host the API accepts; the schemas check it before the database does.
@@ -65,4 +74,4 @@ class Backup(DocumentColumns, Base):
 
 
 #: kind name -> table, as the store looks them up
-TABLES = {"backups": Backup.__table__}
+TABLES: dict[str, Table] = {"backups": Backup.__table__}  # type: ignore[dict-item]

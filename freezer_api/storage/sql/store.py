@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Engine,
-    Row,
     Table,
     and_,
     delete,
@@ -208,14 +207,16 @@ class SqlRepository:
             conditions.append(self._table.c.project_id == scope.project_id)
         if scope.user_id is not None:
             conditions.append(self._table.c.user_id == scope.user_id)
-        return and_(*conditions)
+        condition: ColumnElement[bool] = and_(*conditions)
+        return condition
 
     def _condition(self, condition: Filter) -> ColumnElement[bool]:
         if isinstance(condition.field, str):
-            column = self._table.c[condition.field]
+            column: ColumnElement[Any] = self._table.c[condition.field]
             if condition.negate:
                 return or_(column.is_(None), column != condition.value)
-            return column == condition.value
+            equal: ColumnElement[bool] = column == condition.value
+            return equal
         raise NotImplementedError("filters on document paths")
 
     def _fields(self, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -225,7 +226,7 @@ class SqlRepository:
         return dict(fields)
 
     @staticmethod
-    def _record(row: Row[Any]) -> Record:
+    def _record(row: Any) -> Record:
         return Record(
             doc_id=row.doc_id,
             project_id=row.project_id,

@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Start real server processes on loopback for tests, and always stop them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import requests
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+@contextlib.contextmanager
+def running(
+    argv: Sequence[str],
+    url: str,
+    log: Path,
+    env: dict[str, str] | None = None,
+    stop_signal: int = signal.SIGTERM,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``argv`` until the block ends; ``url`` must answer before the block starts."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            list(argv),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+    try:
+        wait_for(url, process)
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, stop_signal)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()

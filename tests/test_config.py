@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: Apache-2.0
+"""oslo.config options, files and the sample generator."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from freezer_api import config
+
+
+def test_defaults(monkeypatch):
+    monkeypatch.setattr(config, "DEFAULT_CONFIG_FILES", ())
+    monkeypatch.delenv("FREEZER_API_CONFIG", raising=False)
+    settings = config.load_settings([])
+    assert (settings.bind_host, settings.bind_port) == ("127.0.0.1", 9090)
+    assert settings.auth_strategy == "noauth"
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.database_url.endswith("freezer-api/freezer-api.db")
+    assert (settings.default_limit, settings.max_limit) == (10, 1000)
+    assert settings.noauth.roles == ("member", "reader")
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def test_config_file_is_read(tmp_path):
+    path = write(
+        tmp_path / "api.conf",
+        "[DEFAULT]\nbind_port = 9999\nworkers = 7\n[database]\nconnection = sqlite:////x.db\n"
+        "[api]\nmax_limit = 50\n[noauth]\nroles = admin, Reader\n",
+    )
+    settings = config.load_settings(["--config-file", path])
+    assert (settings.bind_port, settings.workers, settings.max_limit) == (9999, 7, 50)
+    assert settings.database_url == "sqlite:////x.db"
+    assert settings.noauth.roles == ("admin", "reader")
+    assert "x.db" not in repr(settings), "the database URL may hold a password"
+
+
+def test_default_paths_are_searched_in_order(tmp_path, monkeypatch):
+    seed = write(tmp_path / "freezer-api.conf", "[DEFAULT]\nbind_port = 1111\n")
+    other = write(tmp_path / "other.conf", "[DEFAULT]\nbind_port = 2222\n")
+    monkeypatch.delenv("FREEZER_API_CONFIG", raising=False)
+    monkeypatch.setattr(config, "DEFAULT_CONFIG_FILES", (seed, other))
+    assert config.load_settings([]).bind_port == 1111
+    monkeypatch.setattr(config, "DEFAULT_CONFIG_FILES", (str(tmp_path / "absent.conf"), other))
+    assert config.load_settings([]).bind_port == 2222
+    monkeypatch.setenv("FREEZER_API_CONFIG", seed)
+    assert config.load_settings([]).bind_port == 1111
+
+
+def test_command_line_flags_override_the_file(tmp_path):
+    path = write(tmp_path / "api.conf", "[DEFAULT]\nbind_port = 9999\n")
+    argv = ["--config-file", path, "--bind-port", "8080", "--bind-host", "::1"]
+    settings = config.load_settings(argv)
+    assert (settings.bind_host, settings.bind_port) == ("::1", 8080)
+
+
+def test_invalid_values_are_refused(tmp_path):
+    path = write(tmp_path / "api.conf", "[DEFAULT]\nauth_strategy = magic\n")
+    with pytest.raises(ValueError):
+        config.load_settings(["--config-file", path])
+
+
+def test_oslo_config_generator_prints_a_sample():
+    generator = Path(sys.executable).with_name("oslo-config-generator")
+    result = subprocess.run(
+        [str(generator), "--namespace", "freezer-api"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for expected in (
+        "[DEFAULT]",
+        "#bind_port = 9090",
+        "[database]",
+        "#connection",
+        "[api]",
+        "#max_limit = 1000",
+        "#auth_strategy = noauth",
+    ):
+        assert expected in result.stdout

@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The real commands, over real sockets: freezer-api (gunicorn) and the seed's uwsgi line."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+
+import pytest
+import requests
+
+from tests.conftest import make_v1_backup, user
+from tests.processes import BIN, free_port, running
+
+pytestmark = pytest.mark.slow
+
+
+def write_config(tmp_path, port: int, **extra: str) -> str:
+    path = tmp_path / "freezer-api.conf"
+    lines = [
+        "[DEFAULT]",
+        f"bind_port = {port}",
+        "workers = 2",
+        "[database]",
+        f"connection = sqlite:///{tmp_path / 'served.db'}",
+    ]
+    lines += [f"{key} = {value}" for key, value in extra.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def exercise(base: str) -> None:
+    """Create, read, list and delete one backup through a live server."""
+    headers = user("carol")
+    versions = requests.get(f"{base}/", timeout=5)
+    assert versions.status_code == 300
+    assert versions.json()["versions"][0]["links"][0]["href"] == f"{base}/v1/"
+    document = make_v1_backup()
+    created = requests.post(f"{base}/v1/backups", json=document, headers=headers, timeout=5)
+    assert created.status_code == 201, created.text
+    backup_id = created.json()["backup_id"]
+    got = requests.get(f"{base}/v1/backups/{backup_id}", headers=headers, timeout=5)
+    assert got.json()["backup_metadata"] == document
+    listed = requests.get(f"{base}/v1/backups", headers=headers, timeout=5).json()["backups"]
+    assert [item["backup_id"] for item in listed] == [backup_id]
+    bad = requests.post(f"{base}/v1/backups", data="{oops", headers=headers, timeout=5)
+    assert bad.status_code == 400 and "Malformed JSON" in bad.json()["description"]
+    assert (
+        requests.delete(f"{base}/v1/backups/{backup_id}", headers=headers, timeout=5).status_code
+        == 204
+    )
+
+
+def test_freezer_api_serves_and_creates_its_sqlite_database(tmp_path):
+    port = free_port()
+    conf = write_config(tmp_path, port)
+    base = f"http://127.0.0.1:{port}"
+    with running([str(BIN / "freezer-api"), "--config-file", conf], f"{base}/", tmp_path / "log"):
+        exercise(base)
+    assert (tmp_path / "served.db").exists()
+    log = (tmp_path / "log").read_text()
+    assert "2 workers" in log and "gthread" in log
+
+
+def test_freezer_api_refuses_an_unmigrated_server_database(tmp_path):
+    port = free_port()
+    conf = write_config(tmp_path, port, sync_on_start="false")
+    result = subprocess.run(
+        [str(BIN / "freezer-api"), "--config-file", conf],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "freezer-manage db sync" in result.stderr
+
+
+def test_the_seed_uwsgi_command_serves_the_app(tmp_path):
+    port = free_port()
+    conf = write_config(tmp_path, port)
+    base = f"http://127.0.0.1:{port}"
+    argv = [
+        str(BIN / "uwsgi"),
+        "--http",
+        f"127.0.0.1:{port}",
+        "--need-app",
+        "--master",
+        "--module",
+        "freezer_api.cmd.api:application",
+    ]
+    env = {"FREEZER_API_CONFIG": conf}
+    with running(argv, f"{base}/", tmp_path / "log", env=env, stop_signal=signal.SIGINT):
+        exercise(base)
