@@ -12,8 +12,12 @@ from freezer_api.api import errors as api_errors
 from freezer_api.api import middleware, routes
 from freezer_api.api.resources import Limits
 from freezer_api.config import Settings
-from freezer_api.service.backups import BackupV1Rules
+from freezer_api.service.actions import ActionRules
+from freezer_api.service.backups import BackupRules, BackupV1Rules
+from freezer_api.service.clients import ClientRules
 from freezer_api.service.documents import DocumentService
+from freezer_api.service.jobs import JobRules
+from freezer_api.service.sessions import SessionRules
 from freezer_api.storage import open_storage
 from freezer_api.storage.base import Storage
 from freezer_api.storage.sql import migrate
@@ -28,9 +32,23 @@ def storage_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def build_services(storage: Storage) -> dict[str, DocumentService]:
+    """One service per API version and kind; v1 and v2 differ for backups and clients."""
+    shared = {"jobs": JobRules(), "actions": ActionRules(), "sessions": SessionRules()}
+    services = {
+        "v1/backups": DocumentService(BackupV1Rules(), storage),
+        "v2/backups": DocumentService(BackupRules(), storage),
+        "v1/clients": DocumentService(ClientRules(reregister_updates=False), storage),
+        "v2/clients": DocumentService(ClientRules(reregister_updates=True), storage),
+    }
+    for plural, rules in shared.items():
+        services[f"v1/{plural}"] = services[f"v2/{plural}"] = DocumentService(rules, storage)
+    return services
+
+
 def create_falcon_app(settings: Settings, storage: Storage) -> falcon.App[Any, Any]:
     """Build the falcon application (without the WSGI middleware around it)."""
-    services = {"v1/backups": DocumentService(BackupV1Rules(), storage.backups)}
+    services = build_services(storage)
     app_middleware: list[Any] = [
         middleware.RequireJSON(),
         middleware.NoauthIdentityMiddleware(settings.noauth),
@@ -40,7 +58,7 @@ def create_falcon_app(settings: Settings, storage: Storage) -> falcon.App[Any, A
     app.req_options.auto_parse_qs_csv = False
     api_errors.install(app)
     limits = Limits(settings.default_limit, settings.max_limit, settings.max_body_size)
-    routes.add_routes(app, services, limits)
+    routes.add_routes(app, services, storage, limits)
     return app
 
 

@@ -10,6 +10,7 @@ import falcon
 
 from freezer_api.api.errors import PayloadTooLarge
 from freezer_api.errors import InvalidDocument, PreconditionFailed
+from freezer_api.service.search import Search, parse_search
 from freezer_api.storage.base import Page
 
 
@@ -96,3 +97,26 @@ def if_match_version(req: falcon.Request) -> int | None:
         return int(tag)
     except ValueError:
         raise PreconditionFailed(f"If-Match {header} does not match the current version.") from None
+
+
+def search_of(req: falcon.Request, max_size: int) -> Search:
+    """Read the search document.
+
+    Quirk: Freezer clients send it as the JSON body of the GET. The same filters are
+    also accepted as query parameters (``?backup_name=etc``).
+    """
+    body = read_json(req, max_size)
+    query = {key: value for key, value in req.params.items() if isinstance(value, str)}
+    return parse_search(None if body is NO_BODY else body, query)
+
+
+def all_projects(req: falcon.Request) -> bool:
+    """Read the jobs list's ``all_projects`` flag (400 when it is not a boolean)."""
+    raw = req.get_param("all_projects")
+    if raw is None:
+        return False
+    if raw.lower() in {"true", "1", "yes"}:
+        return True
+    if raw.lower() in {"false", "0", "no"}:
+        return False
+    raise InvalidDocument(f"The all_projects parameter must be true or false, not {raw!r}.")

@@ -13,8 +13,10 @@ import falcon
 from freezer_api.api import compat
 from freezer_api.api.middleware import identity_of
 from freezer_api.context import Identity
-from freezer_api.service.documents import DocumentService
-from freezer_api.storage.base import Document, Query, Record, Scope
+from freezer_api.service.documents import Call, DocumentService
+from freezer_api.service.jobs import JobEvents
+from freezer_api.service.sessions import SessionActions
+from freezer_api.storage.base import Document, Record, Scope
 
 VERBS = frozenset({"list", "create", "get", "patch", "replace", "delete"})
 METHOD_OF_VERB = {
@@ -45,6 +47,8 @@ class Kind:
     scope_of: Callable[[Identity, str | None], Scope]
     #: body answered to PATCH and replace
     updated: Callable[[Record], Document]
+    #: Freezer v2 replaces with POST to the item (and answers 201); the seed's v1 used PUT
+    replace_method: str = "PUT"
 
     def __post_init__(self) -> None:
         unknown = self.verbs - VERBS
@@ -57,7 +61,12 @@ class Kind:
 
     def methods(self, *, item: bool) -> list[str]:
         collection = {"list", "create"}
-        return sorted({METHOD_OF_VERB[verb] for verb in self.verbs if (verb in collection) != item})
+        methods = {
+            self.replace_method if verb == "replace" else METHOD_OF_VERB[verb]
+            for verb in self.verbs
+            if (verb in collection) != item
+        }
+        return sorted(methods)
 
 
 def user_scope(identity: Identity, project_id: str | None) -> Scope:
@@ -65,8 +74,23 @@ def user_scope(identity: Identity, project_id: str | None) -> Scope:
     return Scope(user_id=identity.user_id)
 
 
+def project_scope(identity: Identity, project_id: str | None) -> Scope:
+    """v2: the documents of the project named in the URL."""
+    assert project_id is not None
+    return Scope(project_id=project_id)
+
+
 def set_version(resp: falcon.Response, record: Record) -> None:
     resp.etag = f'"{record.version}"'
+
+
+def call_of(req: falcon.Request, kind: Kind, project_id: str | None) -> Call:
+    identity = identity_of(req)
+    return Call(
+        identity=identity,
+        scope=kind.scope_of(identity, project_id),
+        project_id=project_id or identity.project_id,
+    )
 
 
 class DocumentResource:
@@ -82,9 +106,11 @@ class DocumentResource:
         self, req: falcon.Request, resp: falcon.Response, project_id: str | None = None
     ) -> None:
         self._allow("list", item=False)
-        scope = self._kind.scope_of(identity_of(req), project_id)
+        call = call_of(req, self._kind, project_id)
+        compat.all_projects(req)
         page = compat.page_of(req, self._limits.default_limit, self._limits.max_limit)
-        records = self._service.search(scope, Query(page=page))
+        search = compat.search_of(req, self._limits.max_body_size)
+        records = self._service.search(call, search, page)
         resp.media = {self._kind.plural: [self._kind.render(record) for record in records]}
 
     def on_post_collection(
@@ -92,7 +118,7 @@ class DocumentResource:
     ) -> None:
         self._allow("create", item=False)
         body = compat.read_object(req, self._limits.max_body_size)
-        record = self._service.create(identity_of(req), body)
+        record = self._service.create(call_of(req, self._kind, project_id), body)
         resp.status = falcon.HTTP_201
         resp.location = f"{req.path.rstrip('/')}/{record.doc_id}"
         set_version(resp, record)
@@ -103,7 +129,7 @@ class DocumentResource:
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
     ) -> None:
         self._allow("get", item=True)
-        record = self._service.get(self._kind.scope_of(identity_of(req), project_id), doc_id)
+        record = self._service.get(call_of(req, self._kind, project_id), doc_id)
         set_version(resp, record)
         resp.media = self._kind.render(record)
 
@@ -111,41 +137,120 @@ class DocumentResource:
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
     ) -> None:
         self._allow("patch", item=True)
-        self._update(req, resp, doc_id, project_id, self._service.patch)
+        call = call_of(req, self._kind, project_id)
+        if_version = compat.if_match_version(req)
+        body = compat.read_object(req, self._limits.max_body_size)
+        record = self._service.patch(call, doc_id, body, if_version)
+        set_version(resp, record)
+        resp.media = self._kind.updated(record)
 
     def on_put(
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
     ) -> None:
-        self._allow("replace", item=True)
-        self._update(req, resp, doc_id, project_id, self._service.replace)
+        self._replace(req, resp, doc_id, project_id, "PUT")
+
+    def on_post(
+        self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
+    ) -> None:
+        self._replace(req, resp, doc_id, project_id, "POST")
 
     def on_delete(
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
     ) -> None:
         self._allow("delete", item=True)
-        self._service.delete(self._kind.scope_of(identity_of(req), project_id), doc_id)
+        self._service.delete(call_of(req, self._kind, project_id), doc_id)
         resp.status = falcon.HTTP_204
 
     # -- helpers ---------------------------------------------------------------
-    def _update(
+    def _replace(
         self,
         req: falcon.Request,
         resp: falcon.Response,
         doc_id: str,
         project_id: str | None,
-        method: Callable[..., Record],
+        method: str,
     ) -> None:
-        identity = identity_of(req)
+        if method != self._kind.replace_method:
+            raise falcon.HTTPMethodNotAllowed([*self._kind.methods(item=True), "OPTIONS"])
+        self._allow("replace", item=True)
+        call = call_of(req, self._kind, project_id)
         if_version = compat.if_match_version(req)
         body = compat.read_object(req, self._limits.max_body_size)
-        scope = self._kind.scope_of(identity, project_id)
-        record = method(identity, scope, doc_id, body, if_version)
+        record, created = self._service.replace(call, doc_id, body, if_version)
         set_version(resp, record)
+        if method == "POST":
+            # NOTE: Freezer clients require 201 from POST to an item, created or replaced.
+            resp.status = falcon.HTTP_201
         resp.media = self._kind.updated(record)
 
     def _allow(self, verb: str, *, item: bool) -> None:
         if verb not in self._kind.verbs:
-            raise falcon.HTTPMethodNotAllowed(self._kind.methods(item=item))
+            raise falcon.HTTPMethodNotAllowed([*self._kind.methods(item=item), "OPTIONS"])
+
+
+class JobEventResource:
+    """``POST .../jobs/{doc_id}/event``: 202 ``{"result": ...}``."""
+
+    def __init__(self, kind: Kind, events: JobEvents, limits: Limits) -> None:
+        self._kind = kind
+        self._events = events
+        self._limits = limits
+
+    def on_post(
+        self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
+    ) -> None:
+        call = call_of(req, self._kind, project_id)
+        if_version = compat.if_match_version(req)
+        body = compat.read_object(req, self._limits.max_body_size)
+        resp.status = falcon.HTTP_202
+        resp.media = {"result": self._events.send(call, doc_id, body, if_version)}
+
+
+class SessionActionResource:
+    """``POST .../sessions/{doc_id}/action``: 202 ``{"result", "session_tag"}``."""
+
+    def __init__(self, kind: Kind, actions: SessionActions, limits: Limits) -> None:
+        self._kind = kind
+        self._actions = actions
+        self._limits = limits
+
+    def on_post(
+        self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
+    ) -> None:
+        call = call_of(req, self._kind, project_id)
+        body = compat.read_object(req, self._limits.max_body_size)
+        resp.status = falcon.HTTP_202
+        resp.media = self._actions.act(call, doc_id, body)
+
+
+class SessionJobResource:
+    """``PUT`` / ``DELETE .../sessions/{doc_id}/jobs/{job_id}``: 204."""
+
+    def __init__(self, kind: Kind, actions: SessionActions) -> None:
+        self._kind = kind
+        self._actions = actions
+
+    def on_put(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        doc_id: str,
+        job_id: str,
+        project_id: str | None = None,
+    ) -> None:
+        self._actions.add_job(call_of(req, self._kind, project_id), doc_id, job_id)
+        resp.status = falcon.HTTP_204
+
+    def on_delete(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        doc_id: str,
+        job_id: str,
+        project_id: str | None = None,
+    ) -> None:
+        self._actions.remove_job(call_of(req, self._kind, project_id), doc_id, job_id)
+        resp.status = falcon.HTTP_204
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,7 +283,7 @@ class VersionsResource:
 
 
 class HomeResource:
-    """``GET /v1``: a JSON home document (draft-nottingham-json-home-03)."""
+    """``GET /v1``, ``GET /v2``: a JSON home document (draft-nottingham-json-home-03)."""
 
     def __init__(self, document: dict[str, Any]) -> None:
         self._body = json.dumps(document, indent=4).encode()

@@ -1,17 +1,21 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Backup rules of the seed v1 API: natural ids, owner, metadata types."""
+"""Backup rules: the seed's v1 (natural ids, owned by a user) and today's v2."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from freezer_api.context import Identity
 from freezer_api.errors import InvalidDocument
-from freezer_api.service.schemas import BACKUP_V1, MAX_ID, Validator
-from freezer_api.storage.base import Change, Document, Record
+from freezer_api.service.documents import Call, Rules, require_object
+from freezer_api.service.schemas import BACKUP, BACKUP_PATCH, BACKUP_V1, MAX_ID, Validator
+from freezer_api.service.search import SearchFields
+from freezer_api.storage.base import Change, Document, Record, Storage
 
 #: The fields that make up a seed backup_id, in order.
 V1_ID_FIELDS = ("container", "host_name", "backup_name", "timestamp", "level")
+#: Keys a v2 PATCH may not change.
+FIXED_KEYS = frozenset({"user_id", "backup_id", "project_id"})
 
 
 def v1_backup_id(metadata: Document) -> str:
@@ -19,49 +23,74 @@ def v1_backup_id(metadata: Document) -> str:
     return "_".join(str(metadata[field]) for field in V1_ID_FIELDS)
 
 
-def v1_index_fields(metadata: Document) -> dict[str, Any]:
-    """Return the indexed columns of a seed backup."""
-    return {
-        "container": metadata["container"],
-        "hostname": metadata["host_name"],
-        "backup_name": metadata["backup_name"],
-        "time_stamp": metadata["timestamp"],
-        "level": metadata["level"],
-        "status": metadata.get("status") if isinstance(metadata.get("status"), str) else None,
-        "job_id": _short_string(metadata.get("job_id")),
-    }
-
-
-def _short_string(value: Any) -> str | None:
+def _string(value: Any) -> str | None:
     return value if isinstance(value, str) and len(value) <= MAX_ID else None
 
 
-class BackupV1Rules:
+def _integer(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def index_fields(metadata: Document, status: str | None) -> dict[str, Any]:
+    """Return the indexed columns of a backup, from v1 or v2 metadata names."""
+    hostname = metadata.get("hostname", metadata.get("host_name"))
+    time_stamp = metadata.get("time_stamp", metadata.get("timestamp"))
+    level = metadata.get("curr_backup_level", metadata.get("level"))
+    return {
+        "status": status,
+        "container": _string(metadata.get("container")),
+        "hostname": _string(hostname),
+        "backup_name": _string(metadata.get("backup_name")),
+        "time_stamp": _integer(time_stamp),
+        "level": _integer(level),
+        "job_id": _string(metadata.get("job_id")),
+    }
+
+
+BACKUP_SEARCH = SearchFields(
+    columns={
+        "backup_id": "doc_id",
+        "user_id": "user_id",
+        "status": "status",
+        "container": "container",
+        "hostname": "hostname",
+        "host_name": "hostname",
+        "backup_name": "backup_name",
+        "time_stamp": "time_stamp",
+        "timestamp": "time_stamp",
+        "curr_backup_level": "level",
+        "level": "level",
+        "job_id": "job_id",
+    },
+    path_of=lambda key: ("backup_metadata", key),
+    text=("backup_name", "hostname", "container", "doc_id"),
+)
+
+
+class BackupV1Rules(Rules):
     """Backups as the seed README specifies them: owned by a user, keyed by their metadata."""
 
+    plural = "backups"
     noun = "backup"
+    search_fields = BACKUP_SEARCH
 
     def __init__(self) -> None:
         self._validator = Validator(BACKUP_V1, "backup metadata")
 
-    def new_record(self, identity: Identity, body: Any) -> Record:
+    def new_record(self, call: Call, storage: Storage, body: Any, doc_id: str | None) -> Record:
         metadata = self._checked(body)
-        return Record(
-            doc_id=v1_backup_id(metadata),
-            project_id=identity.project_id,
-            user_id=identity.user_id,
-            doc={"user_name": identity.user_name, "backup_metadata": metadata},
-            fields={"user_name": identity.user_name, **v1_index_fields(metadata)},
+        user_name = call.identity.user_name
+        return call.new_record(
+            v1_backup_id(metadata),
+            {"user_name": user_name, "backup_metadata": metadata},
+            {"user_name": user_name, **index_fields(metadata, None)},
         )
 
-    def patched(self, identity: Identity, record: Record, body: Any) -> Change:
-        if not isinstance(body, dict) or not body:
-            raise InvalidDocument(
-                "A PATCH body must be a non-empty JSON object of fields to change."
-            )
+    def patched(self, call: Call, storage: Storage, record: Record, body: Any) -> Change:
+        body = require_object(body, "A PATCH body")
         return self._changed(record, {**record.doc["backup_metadata"], **body})
 
-    def replaced(self, identity: Identity, record: Record, body: Any) -> Change:
+    def replaced(self, call: Call, storage: Storage, record: Record, body: Any) -> Change:
         return self._changed(record, body)
 
     def _changed(self, record: Record, metadata: Any) -> Change:
@@ -72,8 +101,10 @@ class BackupV1Rules:
                 f"The fields {', '.join(V1_ID_FIELDS)} form the backup_id and cannot change: "
                 f"they would make it {new_id} instead of {record.doc_id}."
             )
+        status = record.doc.get("status")
         return Change(
-            doc={**record.doc, "backup_metadata": metadata}, fields=v1_index_fields(metadata)
+            doc={**record.doc, "backup_metadata": metadata},
+            fields=index_fields(metadata, status),
         )
 
     def _checked(self, body: Any) -> Document:
@@ -86,3 +117,40 @@ class BackupV1Rules:
             )
         document: Document = body
         return document
+
+
+class BackupRules(Rules):
+    """v2 backups: a generated id, a status beside the metadata, owned by a project."""
+
+    plural = "backups"
+    noun = "backup"
+    search_fields = BACKUP_SEARCH
+
+    def __init__(self) -> None:
+        self._validator = Validator(BACKUP, "backup")
+        self._patch_validator = Validator(BACKUP_PATCH, "backup update")
+
+    def new_record(self, call: Call, storage: Storage, body: Any, doc_id: str | None) -> Record:
+        metadata = dict(require_object(body, "A backup"))
+        self._validator.check(metadata)
+        status = metadata.pop("status", "available")
+        return call.new_record(
+            doc_id or uuid.uuid4().hex,
+            {"status": status, "backup_metadata": metadata},
+            index_fields(metadata, status),
+        )
+
+    def patched(self, call: Call, storage: Storage, record: Record, body: Any) -> Change:
+        """Merge ``backup_metadata`` and flat keys (the scheduler sends those) into the metadata."""
+        body = require_object(body, "A PATCH body")
+        self._patch_validator.check(body)
+        changes = {key: value for key, value in body.items() if key not in FIXED_KEYS}
+        status = changes.pop("status", record.doc.get("status", "available"))
+        metadata = {**record.doc["backup_metadata"], **changes.pop("backup_metadata", {})}
+        metadata.update(changes)
+        metadata.pop("status", None)
+        self._validator.check({**metadata, "status": status})
+        return Change(
+            doc={**record.doc, "status": status, "backup_metadata": metadata},
+            fields=index_fields(metadata, status),
+        )

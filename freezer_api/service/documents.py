@@ -3,78 +3,178 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 from freezer_api.context import Identity
-from freezer_api.errors import NotFound
-from freezer_api.storage.base import Change, Query, Record, Repository, Scope
+from freezer_api.errors import InvalidDocument, NotFound
+from freezer_api.service.search import Search, SearchFields
+from freezer_api.storage.base import Change, Page, Query, Record, Repository, Scope, Storage
+
+#: Fields only the server sets; a body that carries them has them ignored.
+SERVER_FIELDS = frozenset({"user_id", "project_id", "user_name", "user_credentials", "_version"})
 
 
-class KindRules(Protocol):
-    """What makes one kind of document different from another."""
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """Who asks, which records they may see, and which project new records join."""
 
-    noun: str
+    identity: Identity
+    scope: Scope
+    project_id: str
 
-    def new_record(self, identity: Identity, body: Any) -> Record:
-        """Validate a create body and return the record to store (with its id)."""
+    def new_record(self, doc_id: str, doc: dict[str, Any], fields: dict[str, Any]) -> Record:
+        return Record(
+            doc_id=doc_id,
+            project_id=self.project_id,
+            user_id=self.identity.user_id,
+            doc=doc,
+            fields=fields,
+        )
 
-    def patched(self, identity: Identity, record: Record, body: Any) -> Change:
+
+def without_server_fields(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key not in SERVER_FIELDS}
+
+
+def require_object(body: Any, what: str) -> dict[str, Any]:
+    if not isinstance(body, dict) or not body:
+        raise InvalidDocument(f"{what} must be a non-empty JSON object.")
+    return body
+
+
+class Rules:
+    """What makes one kind of document different from another; defaults for the rest."""
+
+    #: storage attribute holding this kind ("backups")
+    plural: str = ""
+    #: singular word used in messages ("backup")
+    noun: str = ""
+    search_fields: SearchFields
+    #: POST to a missing item creates it (Freezer's create-or-replace)
+    replace_creates: bool = False
+
+    def repository(self, storage: Storage) -> Repository:
+        repository: Repository = getattr(storage, self.plural)
+        return repository
+
+    def create(self, call: Call, storage: Storage, body: Any) -> Record:
+        """Validate a create body and store the new record."""
+        return self.repository(storage).insert(self.new_record(call, storage, body, None))
+
+    def new_record(self, call: Call, storage: Storage, body: Any, doc_id: str | None) -> Record:
+        """Return the record a create (or a replace of a missing id) stores."""
+        raise NotImplementedError
+
+    def patched(self, call: Call, storage: Storage, record: Record, body: Any) -> Change:
         """Validate a partial update and return the changed document."""
+        raise NotImplementedError
 
-    def replaced(self, identity: Identity, record: Record, body: Any) -> Change:
+    def replaced(self, call: Call, storage: Storage, record: Record, body: Any) -> Change:
         """Validate a full replacement and return the new document."""
+        raise NotImplementedError
+
+    def expand(self, call: Call, storage: Storage, records: list[Record]) -> list[Record]:
+        """Add what a response shows beyond the stored document (linked records)."""
+        return records
+
+    def deleted(self, call: Call, storage: Storage, record: Record) -> None:
+        """Clean up after a record was deleted."""
 
 
 class DocumentService:
     """Create, read, update and delete documents of one kind, within a caller's scope."""
 
-    def __init__(self, rules: KindRules, repository: Repository) -> None:
+    def __init__(self, rules: Rules, storage: Storage) -> None:
         self.rules = rules
-        self._repository = repository
+        self._storage = storage
 
-    def create(self, identity: Identity, body: Any) -> Record:
-        """Store a new document. Raises InvalidDocument or Conflict."""
-        return self._repository.insert(self.rules.new_record(identity, body))
+    def create(self, call: Call, body: Any) -> Record:
+        """Store a new document. Raises InvalidDocument, Conflict, Unprocessable."""
+        with self._storage.atomic() as storage:
+            record = self.rules.create(call, storage, body)
+            return self.rules.expand(call, storage, [record])[0]
 
-    def get(self, scope: Scope, doc_id: str) -> Record:
+    def get(self, call: Call, doc_id: str) -> Record:
         """Return the document. Raises NotFound, also for another owner's id."""
-        record = self._repository.get(scope=scope, doc_id=doc_id)
+        record = self.rules.repository(self._storage).get(scope=call.scope, doc_id=doc_id)
         if record is None:
-            raise self._not_found(doc_id)
-        return record
+            raise self.not_found(doc_id)
+        return self.rules.expand(call, self._storage, [record])[0]
 
-    def search(self, scope: Scope, query: Query) -> list[Record]:
-        """Return one page of the scope's documents."""
-        return self._repository.search(scope=scope, query=query)
-
-    def patch(
-        self, identity: Identity, scope: Scope, doc_id: str, body: Any, if_version: int | None
-    ) -> Record:
-        """Merge ``body`` into the stored document. Raises NotFound, InvalidDocument."""
-        return self._update(
-            scope, doc_id, lambda record: self.rules.patched(identity, record, body), if_version
+    def search(self, call: Call, search: Search, page: Page) -> list[Record]:
+        """Return one page of the scope's documents that match ``search``."""
+        query = Query(
+            page=page,
+            filters=self.rules.search_fields.filters(search),
+            time_after=search.time_after,
+            time_before=search.time_before,
         )
+        records = self.rules.repository(self._storage).search(scope=call.scope, query=query)
+        return self.rules.expand(call, self._storage, records)
+
+    def patch(self, call: Call, doc_id: str, body: Any, if_version: int | None) -> Record:
+        """Change the given fields of the stored document. Raises NotFound, InvalidDocument."""
+        rules = self.rules
+        with self._storage.atomic() as storage:
+            record = self.update(
+                storage,
+                call,
+                doc_id,
+                lambda current: rules.patched(call, storage, current, body),
+                if_version,
+            )
+            return rules.expand(call, storage, [record])[0]
 
     def replace(
-        self, identity: Identity, scope: Scope, doc_id: str, body: Any, if_version: int | None
-    ) -> Record:
-        """Replace the stored document. Raises NotFound, InvalidDocument."""
-        return self._update(
-            scope, doc_id, lambda record: self.rules.replaced(identity, record, body), if_version
-        )
+        self, call: Call, doc_id: str, body: Any, if_version: int | None
+    ) -> tuple[Record, bool]:
+        """Replace the stored document, or create it where the kind allows.
 
-    def delete(self, scope: Scope, doc_id: str) -> None:
+        Returns the record and whether it was created.
+        """
+        rules = self.rules
+        with self._storage.atomic() as storage:
+            record = rules.repository(storage).update(
+                scope=call.scope,
+                doc_id=doc_id,
+                change=lambda current: rules.replaced(call, storage, current, body),
+                if_version=if_version,
+            )
+            created = record is None
+            if record is None:
+                if not rules.replace_creates or if_version is not None:
+                    raise self.not_found(doc_id)
+                record = rules.repository(storage).insert(
+                    rules.new_record(call, storage, body, doc_id)
+                )
+            return rules.expand(call, storage, [record])[0], created
+
+    def delete(self, call: Call, doc_id: str) -> None:
         """Delete the document. Raises NotFound."""
-        if not self._repository.delete(scope=scope, doc_id=doc_id):
-            raise self._not_found(doc_id)
+        with self._storage.atomic() as storage:
+            repository = self.rules.repository(storage)
+            record = repository.get(scope=call.scope, doc_id=doc_id)
+            if record is None or not repository.delete(scope=call.scope, doc_id=doc_id):
+                raise self.not_found(doc_id)
+            self.rules.deleted(call, storage, record)
 
-    def _update(self, scope: Scope, doc_id: str, change: Any, if_version: int | None) -> Record:
-        record = self._repository.update(
-            scope=scope, doc_id=doc_id, change=change, if_version=if_version
+    def update(
+        self,
+        storage: Storage,
+        call: Call,
+        doc_id: str,
+        change: Callable[[Record], Change | None],
+        if_version: int | None = None,
+    ) -> Record:
+        """Apply ``change`` to a stored record of the caller's scope. Raises NotFound."""
+        record = self.rules.repository(storage).update(
+            scope=call.scope, doc_id=doc_id, change=change, if_version=if_version
         )
         if record is None:
-            raise self._not_found(doc_id)
+            raise self.not_found(doc_id)
         return record
 
-    def _not_found(self, doc_id: str) -> NotFound:
+    def not_found(self, doc_id: str) -> NotFound:
         return NotFound(f"No {self.rules.noun} found with id {doc_id}")

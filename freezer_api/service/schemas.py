@@ -84,3 +84,193 @@ def describe(error: ValidationError) -> str:
         if len(message) > 300:
             message = message[:300] + "..."
     return f"{where}: {message}" if where else message
+
+
+# -- v2 documents (CONTRACT.md section 3) -----------------------------------------------
+
+NAME: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_ID}
+#: client-chosen ids of jobs, actions and sessions
+DOC_ID: Schema = {"type": "string", "pattern": r"^[\w-]+$", "maxLength": MAX_ID}
+BACKUP_STATUSES = ["creating", "available", "error", "deleting", "deleted"]
+_FQDN = (
+    r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9])"
+    r"(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9]))*"
+)
+CLIENT_ID: Schema = {"type": "string", "pattern": rf"^(?:[\w-]+_)?{_FQDN}$", "maxLength": MAX_ID}
+HOSTNAME: Schema = {"type": "string", "pattern": rf"^{_FQDN}$", "maxLength": MAX_ID}
+
+BACKUP: Schema = {
+    "type": "object",
+    "required": ["backup_name"],
+    "properties": {
+        "backup_name": NAME,
+        "status": {"enum": BACKUP_STATUSES},
+        "container": {"type": ["string", "null"], "minLength": 1, "maxLength": MAX_ID},
+        "hostname": {"type": ["string", "null"], "minLength": 1, "maxLength": MAX_ID},
+        "time_stamp": {"type": "integer", "minimum": 0, "maximum": MAX_BIGINT},
+        "curr_backup_level": {"type": "integer", "minimum": 0, "maximum": MAX_INT},
+        "job_id": {"type": ["string", "null"], "maxLength": MAX_ID},
+    },
+    # NOTE: a backup being created, failed or deleted may lack its container and host.
+    "if": {
+        "not": {
+            "required": ["status"],
+            "properties": {"status": {"enum": ["creating", "error", "deleting"]}},
+        }
+    },
+    "then": {
+        "required": ["container", "hostname"],
+        "properties": {"container": NAME, "hostname": NAME},
+    },
+    "additionalProperties": True,
+}
+
+BACKUP_PATCH: Schema = {
+    "type": "object",
+    "properties": {
+        "status": {"enum": BACKUP_STATUSES},
+        "backup_metadata": {"type": "object"},
+    },
+}
+
+CAPABILITIES = {
+    "supported_actions": ["backup", "restore", "info", "admin", "exec"],
+    "supported_modes": [
+        "fs",
+        "mongo",
+        "mysql",
+        "sqlserver",
+        "cinder",
+        "glance",
+        "cindernative",
+        "nova",
+    ],
+    "supported_storages": ["local", "swift", "ssh", "s3", "ftp", "ftps"],
+    "supported_engines": ["tar", "rsync", "rsyncv2", "nova", "osbrick", "glance"],
+}
+
+CLIENT: Schema = {
+    "type": "object",
+    "required": ["client_id"],
+    "properties": {
+        "client_id": CLIENT_ID,
+        "hostname": HOSTNAME,
+        "description": {"type": ["string", "null"], "maxLength": 4096},
+        "uuid": {"type": "string", "pattern": r"^[\w-]+$", "maxLength": MAX_ID},
+        "is_central": BOOLEAN,
+        **{
+            name: {"type": "array", "items": {"enum": values}}
+            for name, values in CAPABILITIES.items()
+        },
+    },
+    "additionalProperties": True,
+}
+
+ACTION_NAMES = ["backup", "restore", "info", "admin", "exec"]
+MODES = ["fs", "mongo", "mysql", "sqlserver", "cinder", "glance", "cindernative", "nova", None]
+OPTIONAL_STRING: Schema = {"type": ["string", "null"]}
+
+FREEZER_ACTION: Schema = {
+    "type": "object",
+    "properties": {
+        "action": {"enum": ACTION_NAMES},
+        "mode": {"enum": MODES},
+        "backup_name": {"type": ["string", "null"], "maxLength": MAX_ID},
+        "path_to_backup": OPTIONAL_STRING,
+        "container": OPTIONAL_STRING,
+        "restore_abs_path": OPTIONAL_STRING,
+        "cindernative_freezer_only": {"type": ["boolean", "null"]},
+        "storage": OPTIONAL_STRING,
+        "engine_name": OPTIONAL_STRING,
+        "mandatory": BOOLEAN,
+    },
+    "additionalProperties": True,
+}
+
+ACTION: Schema = {
+    "type": "object",
+    "required": ["freezer_action"],
+    "properties": {
+        "action_id": DOC_ID,
+        "freezer_action": FREEZER_ACTION,
+        "max_retries": {"type": "integer", "minimum": 0},
+        "max_retries_interval": {"type": "integer", "minimum": 0},
+        "mandatory": BOOLEAN,
+    },
+    "additionalProperties": True,
+}
+
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$"
+JOB_SCHEDULE: Schema = {
+    "type": "object",
+    "properties": {
+        "time_created": INTEGER,
+        "time_started": INTEGER,
+        "time_ended": INTEGER,
+        "current_pid": INTEGER,
+        "event": {"enum": ["", "stop", "start", "abort", "remove"]},
+        "status": {
+            "enum": ["", "completed", "stop", "scheduled", "running", "aborting", "removed"]
+        },
+        "result": {"enum": ["", "success", "fail", "aborted"]},
+        "schedule_date": {"type": "string", "pattern": _ISO_DATE},
+        "schedule_start_date": {"type": "string", "pattern": _ISO_DATE},
+        "schedule_end_date": {"type": "string", "pattern": _ISO_DATE},
+        "schedule_interval": {
+            "type": "string",
+            "pattern": r"^(continuous|[0-9]+ +(weeks|days|hours|minutes|seconds))$",
+        },
+        "schedule_year": {"type": "string", "pattern": r"^\d{4}$"},
+        **{
+            f"schedule_{unit}": STRING
+            for unit in ("month", "day", "week", "day_of_week", "hour", "minute", "second")
+        },
+    },
+    "additionalProperties": False,
+}
+
+JOB_ACTION: Schema = {
+    "type": "object",
+    "properties": {
+        "action_id": DOC_ID,
+        "freezer_action": FREEZER_ACTION,
+        "max_retries": {"type": "integer", "minimum": 0},
+        "max_retries_interval": {"type": "integer", "minimum": 0},
+        "mandatory": BOOLEAN,
+    },
+    "anyOf": [{"required": ["freezer_action"]}, {"required": ["action_id"]}],
+    "additionalProperties": True,
+}
+
+JOB: Schema = {
+    "type": "object",
+    "required": ["job_actions", "client_id"],
+    "properties": {
+        "job_id": DOC_ID,
+        "client_id": CLIENT_ID,
+        "job_actions": {"type": "array", "items": JOB_ACTION},
+        "job_schedule": JOB_SCHEDULE,
+        "session_id": {"type": ["string", "null"], "pattern": r"^[\w-]*$", "maxLength": MAX_ID},
+        "session_tag": INTEGER,
+        "session_name": OPTIONAL_STRING,
+        "description": {"type": ["string", "null"], "maxLength": 4096},
+        "action_defaults": {"type": "object"},
+    },
+    "additionalProperties": False,
+}
+
+JOB_PATCH: Schema = {**JOB, "required": []}
+
+SESSION: Schema = {
+    "type": "object",
+    "required": ["schedule"],
+    "properties": {
+        "schedule": JOB_SCHEDULE,
+        "session_tag": INTEGER,
+        "hold_off": {"type": "integer", "minimum": 0},
+        "description": {"type": ["string", "null"], "maxLength": 4096},
+    },
+    "additionalProperties": True,
+}
+
+SESSION_PATCH: Schema = {**SESSION, "required": []}

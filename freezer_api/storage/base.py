@@ -8,8 +8,9 @@ run inside the database.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from freezer_api.errors import (
@@ -56,6 +57,13 @@ class Filter:
 
 
 @dataclasses.dataclass(frozen=True)
+class AnyOf:
+    """Passes when any of its filters passes (free-text search over several fields)."""
+
+    filters: tuple[Filter, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class Page:
     limit: int
     offset: int = 0
@@ -66,7 +74,7 @@ class Page:
 @dataclasses.dataclass(frozen=True)
 class Query:
     page: Page
-    filters: tuple[Filter, ...] = ()
+    filters: tuple[Filter | AnyOf, ...] = ()
     #: inclusive bounds on the kind's ``time_field``
     time_after: int | None = None
     time_before: int | None = None
@@ -99,6 +107,12 @@ class Repository(Protocol):
     def get(self, *, scope: Scope, doc_id: str) -> Record | None:
         """Return the record with this id in this scope, or None."""
 
+    def get_many(self, *, scope: Scope, doc_ids: Sequence[str]) -> dict[str, Record]:
+        """Return the records with these ids in this scope, by id (absent ids are left out)."""
+
+    def exists(self, *, doc_id: str) -> bool:
+        """Tell whether any scope holds a record with this id."""
+
     def search(self, *, scope: Scope, query: Query) -> list[Record]:
         """Return one page of the scope's records that pass every filter, oldest first.
 
@@ -113,13 +127,14 @@ class Repository(Protocol):
         *,
         scope: Scope,
         doc_id: str,
-        change: Callable[[Record], Change],
+        change: Callable[[Record], Change | None],
         if_version: int | None = None,
     ) -> Record | None:
         """Apply ``change`` to the stored record atomically and bump its version.
 
         ``change`` sees the current record under a write lock, so concurrent updates
-        never lose each other's work. Returns None when there is no such record; raises
+        never lose each other's work; when it returns None nothing is written. Returns
+        None when there is no such record; raises
         ``VersionMismatch`` when ``if_version`` is given and differs.
         """
 
@@ -131,6 +146,18 @@ class Storage(Protocol):
     """One repository per kind."""
 
     backups: Repository
+    clients: Repository
+    jobs: Repository
+    actions: Repository
+    sessions: Repository
+
+    def atomic(self) -> contextlib.AbstractContextManager[Storage]:
+        """Return a context whose storage does all its reads and writes in one transaction.
+
+        Updates inside it lock what they change, so a multi-record change (a session and
+        its jobs, a job and its new actions) is all or nothing, and concurrent callers
+        take turns.
+        """
 
     def close(self) -> None:
         """Release connections."""

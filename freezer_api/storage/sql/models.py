@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Index,
     Integer,
@@ -48,13 +49,20 @@ class DocumentColumns:
     doc: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+def owner_indexes(table: str) -> tuple[Index, Index]:
+    """Lists are read per project (v2) or per user (v1), in ``pk`` order."""
+    return (
+        Index(f"ix_{table}_project_pk", "project_id", "pk"),
+        Index(f"ix_{table}_user_pk", "user_id", "pk"),
+    )
+
+
 class Backup(DocumentColumns, Base):
     __tablename__ = "backups"
     __table_args__ = (
         UniqueConstraint("user_id", "doc_id", name="uq_backups_user_doc"),
         Index("ix_backups_doc_id", "doc_id"),
-        Index("ix_backups_project_pk", "project_id", "pk"),
-        Index("ix_backups_user_pk", "user_id", "pk"),
+        *owner_indexes("backups"),
         Index("ix_backups_project_name", "project_id", "backup_name", "pk"),
         Index("ix_backups_project_host", "project_id", "hostname", "pk"),
         Index("ix_backups_project_container", "project_id", "container", "pk"),
@@ -73,5 +81,62 @@ class Backup(DocumentColumns, Base):
     job_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
 
 
+class Client(DocumentColumns, Base):
+    __tablename__ = "clients"
+    __table_args__ = (
+        UniqueConstraint("project_id", "doc_id", name="uq_clients_project_doc"),
+        Index("ix_clients_doc_id", "doc_id"),
+        *owner_indexes("clients"),
+        Index("ix_clients_central", "is_central", "pk"),
+    )
+
+    hostname: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    is_central: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Job(DocumentColumns, Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("doc_id", name="uq_jobs_doc"),
+        *owner_indexes("jobs"),
+        Index("ix_jobs_project_client", "project_id", "client_id", "pk"),
+        Index("ix_jobs_user_client", "user_id", "client_id", "pk"),
+        Index("ix_jobs_client", "client_id", "pk"),
+        Index("ix_jobs_project_session", "project_id", "session_id"),
+    )
+
+    client_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    session_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    status: Mapped[str | None] = mapped_column(String(32))
+    event: Mapped[str | None] = mapped_column(String(32))
+    result: Mapped[str | None] = mapped_column(String(32))
+
+
+class Action(DocumentColumns, Base):
+    __tablename__ = "actions"
+    __table_args__ = (
+        UniqueConstraint("doc_id", name="uq_actions_doc"),
+        *owner_indexes("actions"),
+        Index("ix_actions_project_name", "project_id", "backup_name", "pk"),
+    )
+
+    action: Mapped[str | None] = mapped_column(String(32))
+    mode: Mapped[str | None] = mapped_column(String(32))
+    backup_name: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+
+
+class Session(DocumentColumns, Base):
+    __tablename__ = "sessions"
+    __table_args__ = (
+        UniqueConstraint("doc_id", name="uq_sessions_doc"),
+        *owner_indexes("sessions"),
+    )
+
+    status: Mapped[str | None] = mapped_column(String(32))
+
+
 #: kind name -> table, as the store looks them up
-TABLES: dict[str, Table] = {"backups": Backup.__table__}  # type: ignore[dict-item]
+TABLES: dict[str, Table] = {
+    model.__tablename__: model.__table__  # type: ignore[misc]
+    for model in (Backup, Client, Job, Action, Session)
+}

@@ -6,23 +6,25 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
+    Connection,
     Engine,
     Table,
     and_,
     delete,
     exc,
     insert,
-    or_,
     select,
     update,
 )
 
 from freezer_api.storage.base import (
+    AnyOf,
     Change,
     Conflict,
     Filter,
@@ -34,6 +36,7 @@ from freezer_api.storage.base import (
     VersionMismatch,
 )
 from freezer_api.storage.sql import engine as engines
+from freezer_api.storage.sql import filters
 from freezer_api.storage.sql.models import TABLES
 
 LOG = logging.getLogger(__name__)
@@ -63,9 +66,13 @@ def _now() -> datetime.datetime:
 class SqlRepository:
     """Records of one kind in one table."""
 
-    def __init__(self, engine: Engine, table: Table, noun: str) -> None:
+    def __init__(
+        self, engine: Engine, table: Table, noun: str, connection: Connection | None = None
+    ) -> None:
         self._engine = engine
         self._writer = engines.writer(engine)
+        self._connection = connection
+        self._dialect = engine.dialect.name
         self._table = table
         self._noun = noun
         columns = table.c
@@ -83,6 +90,22 @@ class SqlRepository:
             and name not in {"created_at", "updated_at"}
         )
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        if self._connection is not None:
+            yield self._connection
+            return
+        with self._engine.connect() as connection:
+            yield connection
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        if self._connection is not None:
+            yield self._connection
+            return
+        with self._writer.begin() as connection:
+            yield connection
+
     # -- reading ---------------------------------------------------------------
     def get(self, *, scope: Scope, doc_id: str) -> Record | None:
         statement = (
@@ -91,9 +114,27 @@ class SqlRepository:
             .order_by(self._table.c.pk)
             .limit(1)
         )
-        with translated_errors(self._noun), self._engine.connect() as connection:
+        with translated_errors(self._noun), self._reading() as connection:
             row = connection.execute(statement).first()
         return None if row is None else self._record(row)
+
+    def get_many(self, *, scope: Scope, doc_ids: Sequence[str]) -> dict[str, Record]:
+        if not doc_ids:
+            return {}
+        statement = (
+            select(*self._record_columns)
+            .where(self._in_scope(scope), self._table.c.doc_id.in_(sorted(set(doc_ids))))
+            .order_by(self._table.c.pk.desc())
+        )
+        with translated_errors(self._noun), self._reading() as connection:
+            rows = connection.execute(statement).all()
+        return {row.doc_id: self._record(row) for row in rows}
+
+    def exists(self, *, doc_id: str) -> bool:
+        statement = select(self._table.c.pk).where(self._table.c.doc_id == doc_id).limit(1)
+        with translated_errors(self._noun), self._reading() as connection:
+            found = connection.execute(statement).first()
+        return found is not None
 
     def search(self, *, scope: Scope, query: Query) -> list[Record]:
         table = self._table
@@ -104,7 +145,7 @@ class SqlRepository:
         if time_column is not None and query.time_before is not None:
             conditions.append(time_column <= query.time_before)
         page = query.page
-        with translated_errors(self._noun), self._engine.connect() as connection:
+        with translated_errors(self._noun), self._reading() as connection:
             if page.marker is not None:
                 marker_pk = connection.execute(
                     select(table.c.pk)
@@ -138,7 +179,7 @@ class SqlRepository:
             "doc": record.doc,
             **self._fields(record.fields),
         }
-        with translated_errors(self._noun, record.doc_id), self._writer.begin() as connection:
+        with translated_errors(self._noun, record.doc_id), self._writing() as connection:
             connection.execute(insert(self._table).values(values))
         return Record(
             doc_id=record.doc_id,
@@ -154,11 +195,11 @@ class SqlRepository:
         *,
         scope: Scope,
         doc_id: str,
-        change: Callable[[Record], Change],
+        change: Callable[[Record], Change | None],
         if_version: int | None = None,
     ) -> Record | None:
         table = self._table
-        with translated_errors(self._noun, doc_id), self._writer.begin() as connection:
+        with translated_errors(self._noun, doc_id), self._writing() as connection:
             row = connection.execute(
                 select(table.c.pk, *self._record_columns)
                 .where(self._in_scope(scope), table.c.doc_id == doc_id)
@@ -174,6 +215,8 @@ class SqlRepository:
                     f"{self._noun} {doc_id} is at version {current.version}, not {if_version}"
                 )
             changed = change(current)
+            if changed is None:
+                return current
             user_id = changed.user_id or current.user_id
             connection.execute(
                 update(table)
@@ -197,7 +240,7 @@ class SqlRepository:
 
     def delete(self, *, scope: Scope, doc_id: str) -> bool:
         statement = delete(self._table).where(self._in_scope(scope), self._table.c.doc_id == doc_id)
-        with translated_errors(self._noun, doc_id), self._writer.begin() as connection:
+        with translated_errors(self._noun, doc_id), self._writing() as connection:
             return connection.execute(statement).rowcount > 0
 
     # -- helpers ---------------------------------------------------------------
@@ -210,14 +253,17 @@ class SqlRepository:
         condition: ColumnElement[bool] = and_(*conditions)
         return condition
 
-    def _condition(self, condition: Filter) -> ColumnElement[bool]:
+    def _condition(self, condition: Filter | AnyOf) -> ColumnElement[bool]:
+        if isinstance(condition, AnyOf):
+            return filters.any_of([self._condition(part) for part in condition.filters])
         if isinstance(condition.field, str):
-            column: ColumnElement[Any] = self._table.c[condition.field]
-            if condition.negate:
-                return or_(column.is_(None), column != condition.value)
-            equal: ColumnElement[bool] = column == condition.value
-            return equal
-        raise NotImplementedError("filters on document paths")
+            column: Column[Any] = self._table.c[condition.field]
+            matched = filters.column_equals(column, condition.value)
+        else:
+            matched = filters.json_equals(
+                self._dialect, self._table.c.doc, condition.field, condition.value
+            )
+        return filters.negated(matched) if condition.negate else matched
 
     def _fields(self, fields: Mapping[str, Any]) -> dict[str, Any]:
         unknown = set(fields) - self._field_names
@@ -239,9 +285,34 @@ class SqlRepository:
 class SqlStorage:
     """The SQL backend: SQLite, PostgreSQL or MariaDB/MySQL."""
 
-    def __init__(self, engine: Engine) -> None:
+    NOUNS = {
+        "backups": "backup",
+        "clients": "client",
+        "jobs": "job",
+        "actions": "action",
+        "sessions": "session",
+    }
+
+    def __init__(self, engine: Engine, connection: Connection | None = None) -> None:
         self.engine = engine
-        self.backups = SqlRepository(engine, TABLES["backups"], "backup")
+        self._connection = connection
+        repositories = {
+            kind: SqlRepository(engine, TABLES[kind], noun, connection)
+            for kind, noun in self.NOUNS.items()
+        }
+        self.backups = repositories["backups"]
+        self.clients = repositories["clients"]
+        self.jobs = repositories["jobs"]
+        self.actions = repositories["actions"]
+        self.sessions = repositories["sessions"]
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[SqlStorage]:
+        if self._connection is not None:
+            yield self
+            return
+        with translated_errors("document"), engines.writer(self.engine).begin() as connection:
+            yield SqlStorage(self.engine, connection)
 
     def close(self) -> None:
         self.engine.dispose()

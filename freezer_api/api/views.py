@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Response shapes of each kind, exactly as Freezer clients read them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from freezer_api.storage.base import Document, Record
+
+#: freezer_action keys every action response carries (null when unset).
+ACTION_DEFAULT_KEYS = (
+    "backup_name",
+    "action",
+    "mode",
+    "container",
+    "timeout",
+    "priority",
+    "path_to_backup",
+    "log_file",
+)
+
+
+def v1_backup(record: Record) -> Document:
+    """The seed's backup record: ``{backup_id, user_id, user_name, backup_metadata}``."""
+    return {
+        "backup_id": record.doc_id,
+        "user_id": record.user_id,
+        "user_name": record.doc.get("user_name", ""),
+        "backup_metadata": record.doc["backup_metadata"],
+    }
+
+
+def backup(record: Record) -> Document:
+    """Exactly five keys: tempest compares list items for equality."""
+    return {
+        "backup_id": record.doc_id,
+        "user_id": record.user_id,
+        "project_id": record.project_id,
+        "status": record.doc.get("status", "available"),
+        "backup_metadata": record.doc["backup_metadata"],
+    }
+
+
+def client(record: Record) -> Document:
+    return {
+        "project_id": record.project_id,
+        "user_id": record.user_id,
+        "client": record.doc["client"],
+    }
+
+
+def _action_body(record: Record) -> Document:
+    freezer_action: dict[str, Any] = {key: None for key in ACTION_DEFAULT_KEYS}
+    freezer_action.update(record.doc["freezer_action"])
+    return {
+        "action_id": record.doc_id,
+        "project_id": record.project_id,
+        "user_id": record.user_id,
+        "max_retries": record.doc.get("max_retries"),
+        "max_retries_interval": record.doc.get("max_retries_interval"),
+        "mandatory": record.doc.get("mandatory", False),
+        "timeout": freezer_action.get("timeout"),
+        "freezer_action": freezer_action,
+    }
+
+
+def action(record: Record) -> Document:
+    return _action_body(record)
+
+
+def job(record: Record) -> Document:
+    """A job with its actions in full; each keeps the job's own ``mandatory`` flag."""
+    document = record.doc
+    job_actions = []
+    for step in document["job_actions"]:
+        extras = {key: value for key, value in step.items() if key not in {"action", "action_id"}}
+        job_actions.append({**_action_body(step["action"]), **extras})
+    rendered = {
+        "job_id": record.doc_id,
+        "project_id": record.project_id,
+        "user_id": record.user_id,
+        "client_id": document["client_id"],
+        "session_id": document.get("session_id", ""),
+        "session_tag": document.get("session_tag", 0),
+        "description": document.get("description", ""),
+        "job_schedule": document["job_schedule"],
+        "job_actions": job_actions,
+    }
+    if "user_credentials" in document:
+        rendered["user_credentials"] = document["user_credentials"]
+    return rendered
+
+
+def session(record: Record) -> Document:
+    return {
+        "session_id": record.doc_id,
+        "project_id": record.project_id,
+        "user_id": record.user_id,
+        **record.doc,
+    }
+
+
+def id_and_version(id_key: str) -> Any:
+    """The body answered to PATCH and replace of jobs, actions and sessions."""
+
+    def render(record: Record) -> Document:
+        return {id_key: record.doc_id, "version": record.version}
+
+    return render

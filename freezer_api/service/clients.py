@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Client rules: a scheduler registers itself with its capabilities."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from freezer_api.errors import Conflict
+from freezer_api.service.documents import Call, Rules, require_object
+from freezer_api.service.schemas import CAPABILITIES, CLIENT, Validator
+from freezer_api.service.search import SearchFields
+from freezer_api.storage.base import Change, Record, Storage
+
+CLIENT_KEYS = ("client_id", "hostname", "description", "uuid", "is_central", *CAPABILITIES)
+
+
+class ClientRules(Rules):
+    """Clients are addressed by their client_id, unique within a project."""
+
+    plural = "clients"
+    noun = "client"
+    search_fields = SearchFields(
+        columns={
+            "client_id": "doc_id",
+            "hostname": "hostname",
+            "is_central": "is_central",
+            "user_id": "user_id",
+        },
+        path_of=lambda key: ("client", key),
+        text=("doc_id", "hostname"),
+    )
+
+    def __init__(self, *, reregister_updates: bool) -> None:
+        self._validator = Validator(CLIENT, "client")
+        #: v2 answers a re-registration by updating; v1 answered 409
+        self._reregister_updates = reregister_updates
+
+    def create(self, call: Call, storage: Storage, body: Any) -> Record:
+        record = self.new_record(call, storage, body, None)
+        existing = storage.clients.get(scope=call.scope, doc_id=record.doc_id)
+        if existing is None:
+            return storage.clients.insert(record)
+        if not self._reregister_updates:
+            raise Conflict(f"client {record.doc_id} is already registered")
+        updated = storage.clients.update(
+            scope=call.scope,
+            doc_id=record.doc_id,
+            change=lambda current: self._reregistered(current, record),
+        )
+        assert updated is not None
+        return updated
+
+    def new_record(self, call: Call, storage: Storage, body: Any, doc_id: str | None) -> Record:
+        body = require_object(body, "A client")
+        self._validator.check(body)
+        client = {key: body[key] for key in CLIENT_KEYS if key in body}
+        client.setdefault("uuid", uuid.uuid4().hex)
+        client.setdefault("hostname", None)
+        client.setdefault("description", "")
+        client["is_central"] = bool(client.get("is_central", False))
+        for name, values in CAPABILITIES.items():
+            client.setdefault(name, list(values))
+        return call.new_record(client["client_id"], {"client": client}, self._fields(client))
+
+    @staticmethod
+    def _fields(client: dict[str, Any]) -> dict[str, Any]:
+        return {"hostname": client["hostname"], "is_central": client["is_central"]}
+
+    def _reregistered(self, current: Record, record: Record) -> Change:
+        """A scheduler that registers again updates its description and capabilities."""
+        client = dict(current.doc["client"])
+        for key in ("description", *CAPABILITIES):
+            client[key] = record.doc["client"][key]
+        return Change(doc={"client": client}, fields=self._fields(client))

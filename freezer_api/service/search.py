@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Freezer search documents, turned into storage filters that run in the database."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from freezer_api.errors import InvalidDocument
+from freezer_api.storage.base import AnyOf, Filter
+
+Pair = tuple[str, Any]
+SCALARS = (str, int, float, bool, type(None))
+
+
+@dataclasses.dataclass(frozen=True)
+class Search:
+    """``{"match": [{k: v}], "match_not": [{k: v}]}``, plus the time window of backups."""
+
+    match: tuple[Pair, ...] = ()
+    match_not: tuple[Pair, ...] = ()
+    text: tuple[str, ...] = ()
+    time_after: int | None = None
+    time_before: int | None = None
+
+
+def _pairs(value: Any, name: str) -> list[Pair]:
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise InvalidDocument(f"{name} must be a list of {{key: value}} objects.")
+    pairs: list[Pair] = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise InvalidDocument(f"{name} must be a list of {{key: value}} objects.")
+        for key, found in item.items():
+            if not isinstance(found, SCALARS):
+                raise InvalidDocument(
+                    f"{name}: the value of {key} must be a string, number, boolean or null."
+                )
+            pairs.append((key, found))
+    return pairs
+
+
+def _time(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            return int(str(value))
+        except ValueError:
+            raise InvalidDocument(f"{name} must be an integer timestamp.") from None
+    return value
+
+
+def parse_search(document: Any, query: Mapping[str, str]) -> Search:
+    """Read a search from the GET body (``document``) and the query string.
+
+    The CLI's ``{"match": [{"_all": TEXT}]}`` searches TEXT in the kind's main fields;
+    when TEXT is a JSON list of ``{k: v}``, that list is the match instead.
+    """
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise InvalidDocument("The search document must be a JSON object.")
+    match = _pairs(document.get("match"), "match")
+    match_not = _pairs(document.get("match_not"), "match_not")
+    for key, value in query.items():
+        if key == "search":
+            match.append(("_all", value))
+        elif key not in {"limit", "offset", "marker", "all_projects", "time_after", "time_before"}:
+            match.append((key, value))
+    plain: list[Pair] = []
+    text: list[str] = []
+    for key, value in match:
+        if key != "_all":
+            plain.append((key, value))
+            continue
+        nested = _nested_match(value)
+        if nested is None:
+            text.append(str(value))
+        else:
+            plain.extend(nested)
+    return Search(
+        match=tuple(plain),
+        match_not=tuple(match_not),
+        text=tuple(text),
+        time_after=_time(document.get("time_after", query.get("time_after")), "time_after"),
+        time_before=_time(document.get("time_before", query.get("time_before")), "time_before"),
+    )
+
+
+def _nested_match(value: Any) -> list[Pair] | None:
+    if not isinstance(value, str) or not value.lstrip().startswith(("[", "{")):
+        return None
+    try:
+        return _pairs(json.loads(value), "_all")
+    except ValueError:
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchFields:
+    """Where a kind's search keys live: indexed columns, or paths in the document."""
+
+    columns: Mapping[str, str]
+    path_of: Callable[[str], tuple[str, ...]]
+    #: the columns (or paths) a free-text ``_all`` search compares with
+    text: tuple[str | tuple[str, ...], ...]
+
+    def filters(self, search: Search) -> tuple[Filter | AnyOf, ...]:
+        found: list[Filter | AnyOf] = [
+            Filter(self._field(key), value) for key, value in search.match
+        ]
+        found += [Filter(self._field(key), value, negate=True) for key, value in search.match_not]
+        found += [AnyOf(tuple(Filter(field, text) for field in self.text)) for text in search.text]
+        return tuple(found)
+
+    def _field(self, key: str) -> str | tuple[str, ...]:
+        return self.columns.get(key) or self.path_of(key)
