@@ -88,3 +88,101 @@ def v1_id(document: dict[str, Any]) -> str:
 def user(user_id: str, project_id: str = "project-a", name: str | None = None) -> dict[str, str]:
     """noauth identity headers for one caller."""
     return {"X-User-Id": user_id, "X-User-Name": name or user_id, "X-Project-Id": project_id}
+
+
+def make_backup(**overrides: Any) -> dict[str, Any]:
+    """A v2 backup as the freezer agent posts it."""
+    document: dict[str, Any] = {
+        "backup_name": "etc",
+        "container": "freezer_container",
+        "hostname": "host1.example.org",
+        "time_stamp": next(_timestamps),
+        "curr_backup_level": 0,
+        "mode": "fs",
+        "path_to_backup": "/etc",
+    }
+    document.update(overrides)
+    return document
+
+
+def make_action(**overrides: Any) -> dict[str, Any]:
+    freezer_action = {
+        "action": "backup",
+        "mode": "fs",
+        "path_to_backup": "/etc",
+        "backup_name": "etc",
+    }
+    freezer_action.update(overrides)
+    return freezer_action
+
+
+def make_job(client_id: str, **overrides: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "client_id": client_id,
+        "description": "nightly /etc",
+        "job_schedule": {"schedule_interval": "1 days"},
+        "job_actions": [{"freezer_action": make_action(), "max_retries": 3}],
+    }
+    document.update(overrides)
+    return document
+
+
+class V2:
+    """A caller of /v2/{project}: ``api.post("jobs", body)`` and friends."""
+
+    def __init__(
+        self, client: falcon.testing.TestClient, project: str, user_id: str = "u1"
+    ) -> None:
+        self.client = client
+        self.project = project
+        self.headers = {"X-User-Id": user_id, "X-Project-Id": project}
+
+    def url(self, path: str) -> str:
+        return f"/v2/{self.project}/{path}"
+
+    def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.simulate_request(
+            method, self.url(path), json=body, headers=headers, **kwargs
+        )
+
+    def get(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return self.request("GET", path, body, **kwargs)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return self.request("POST", path, body, **kwargs)
+
+    def patch(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, body, **kwargs)
+
+    def put(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return self.request("PUT", path, body, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, None, **kwargs)
+
+    def created(self, path: str, body: Any) -> str:
+        result = self.post(path, body)
+        assert result.status_code == 201, result.text
+        (doc_id,) = result.json.values()
+        return str(doc_id)
+
+    def listed(self, plural: str, search: Any = None, query: str = "") -> list[dict[str, Any]]:
+        result = self.get(plural, search, query_string=query)
+        assert result.status_code == 200, result.text
+        items: list[dict[str, Any]] = result.json[plural]
+        return items
+
+    def register(self, client_id: str = "", **info: Any) -> str:
+        client_id = client_id or f"{self.project}_host1.example.org"
+        return self.created("clients", {"client_id": client_id, "hostname": "host1", **info})
+
+
+@pytest.fixture
+def api(client: falcon.testing.TestClient) -> V2:
+    return V2(client, "project-a")
+
+
+@pytest.fixture
+def other_api(client: falcon.testing.TestClient) -> V2:
+    return V2(client, "project-b", user_id="u2")

@@ -80,9 +80,10 @@ DEFAULT_DESCRIPTIONS = {
 def serialize_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError) -> None:
     """Always answer errors as JSON ``{"title", "description"}``, whatever the Accept header."""
     body = {"title": ex.title or resp.status}
-    description = ex.description or DEFAULT_DESCRIPTIONS.get(ex.status_code, "")
+    default = DEFAULT_DESCRIPTIONS.get(ex.status_code, "")
+    description = ex.description or default.format(method=req.method, path=req.path)
     if description:
-        body["description"] = description.format(method=req.method, path=req.path)
+        body["description"] = description
     resp.content_type = falcon.MEDIA_JSON
     resp.data = json.dumps(body).encode()
     resp.vary = ("Accept",)

@@ -55,3 +55,20 @@ def test_default_drivers_are_filled_in():
     assert engines.normalise_url("postgresql://h/db").drivername == "postgresql+psycopg"
     assert engines.normalise_url("mysql://h/db").drivername == "mysql+pymysql"
     assert engines.normalise_url("sqlite:///x.db").drivername == "sqlite"
+
+
+def test_the_scheduler_poll_is_an_index_seek(storage):
+    from freezer_api.service.jobs import JobRules
+    from freezer_api.service.search import Search
+    from freezer_api.storage.base import Page, Query, Scope
+
+    filters = JobRules.search_fields.filters(
+        Search(match=(("client_id", "c1"),), match_not=(("status", "completed"),))
+    )
+    repository = storage.jobs
+    query = Query(page=Page(limit=10), filters=filters)
+    statement = repository.search_statement(Scope(project_id="p1"), query)
+    compiled = statement.compile(storage.engine, compile_kwargs={"literal_binds": True})
+    found = plan(storage, str(compiled))
+    assert "USING INDEX ix_jobs_project_client" in found, found
+    assert "TEMP B-TREE" not in found, found

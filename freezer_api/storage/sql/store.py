@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
     Table,
     and_,
     delete,
@@ -137,6 +138,15 @@ class SqlRepository:
         return found is not None
 
     def search(self, *, scope: Scope, query: Query) -> list[Record]:
+        with translated_errors(self._noun), self._reading() as connection:
+            statement = self.search_statement(scope, query, connection)
+            rows = connection.execute(statement).all()
+        return [self._record(row) for row in rows]
+
+    def search_statement(
+        self, scope: Scope, query: Query, connection: Connection | None = None
+    ) -> Select[Any]:
+        """Build the page query; with a marker, ``connection`` looks up where to continue."""
         table = self._table
         conditions = [self._in_scope(scope), *map(self._condition, query.filters)]
         time_column = table.c.get("time_stamp")
@@ -145,26 +155,23 @@ class SqlRepository:
         if time_column is not None and query.time_before is not None:
             conditions.append(time_column <= query.time_before)
         page = query.page
-        with translated_errors(self._noun), self._reading() as connection:
-            if page.marker is not None:
-                marker_pk = connection.execute(
-                    select(table.c.pk)
-                    .where(self._in_scope(scope), table.c.doc_id == page.marker)
-                    .order_by(table.c.pk)
-                    .limit(1)
-                ).scalar()
-                if marker_pk is None:
-                    raise MarkerNotFound(f"marker {page.marker} is not a known {self._noun} id")
-                conditions.append(table.c.pk > marker_pk)
-            statement = (
-                select(*self._record_columns)
-                .where(and_(*conditions))
+        if page.marker is not None and connection is not None:
+            marker_pk = connection.execute(
+                select(table.c.pk)
+                .where(self._in_scope(scope), table.c.doc_id == page.marker)
                 .order_by(table.c.pk)
-                .limit(page.limit)
-                .offset(page.offset)
-            )
-            rows = connection.execute(statement).all()
-        return [self._record(row) for row in rows]
+                .limit(1)
+            ).scalar()
+            if marker_pk is None:
+                raise MarkerNotFound(f"marker {page.marker} is not a known {self._noun} id")
+            conditions.append(table.c.pk > marker_pk)
+        return (
+            select(*self._record_columns)
+            .where(and_(*conditions))
+            .order_by(table.c.pk)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
 
     # -- writing ---------------------------------------------------------------
     def insert(self, record: Record) -> Record:

@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: Apache-2.0
+"""v2 backups: shapes, ownership, PATCH, search and paging."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_backup
+
+
+def test_create_and_get_the_exact_document(api):
+    document = make_backup(status="available")
+    backup_id = api.created("backups", document)
+    assert len(backup_id) == 32
+    del document["status"]
+    expected = {
+        "backup_id": backup_id,
+        "user_id": "u1",
+        "project_id": "project-a",
+        "status": "available",
+        "backup_metadata": document,
+    }
+    assert api.get(f"backups/{backup_id}").json == expected
+    assert api.listed("backups") == [expected]
+
+
+def test_post_without_content_type_works(api):
+    import json
+
+    result = api.client.simulate_post(
+        api.url("backups"), body=json.dumps(make_backup()), headers=api.headers
+    )
+    assert result.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("document", "said"),
+    [
+        ({"container": "c", "hostname": "h"}, "'backup_name' is a required property"),
+        (make_backup(container=None), "container: must be of type string"),
+        ({"backup_name": "b", "hostname": "h"}, "'container' is a required property"),
+        (make_backup(status="lost"), "status: 'lost' is not one of"),
+        (make_backup(time_stamp="yesterday"), "time_stamp: must be of type integer"),
+        (make_backup(backup_name="x" * 300), "backup_name: "),
+        ({}, "must be a non-empty JSON object"),
+    ],
+)
+def test_invalid_backups_are_400_and_not_stored(api, document, said):
+    result = api.post("backups", document)
+    assert result.status_code == 400, result.text
+    assert said in result.json["description"]
+    assert api.listed("backups") == []
+
+
+def test_a_backup_being_created_needs_no_host(api):
+    backup_id = api.created(
+        "backups", {"status": "creating", "backup_name": "vol", "mode": "cindernative"}
+    )
+    assert api.get(f"backups/{backup_id}").json["status"] == "creating"
+
+
+def test_another_projects_backup_is_404_everywhere(api, other_api):
+    backup_id = api.created("backups", make_backup())
+    assert other_api.get(f"backups/{backup_id}").status_code == 404
+    assert other_api.patch(f"backups/{backup_id}", {"status": "error"}).status_code == 404
+    assert other_api.delete(f"backups/{backup_id}").status_code == 404
+    assert other_api.listed("backups") == []
+    assert api.get(f"backups/{backup_id}").json["status"] == "available"
+
+
+def test_patch_merges_metadata_status_and_flat_keys(api):
+    document = make_backup()
+    backup_id = api.created("backups", document)
+    result = api.patch(
+        f"backups/{backup_id}",
+        {"status": "error", "backup_metadata": {"a": 1}, "b": 2, "backup_id": "ignored"},
+    )
+    assert result.status_code == 200
+    assert result.json["status"] == "error"
+    assert result.json["backup_metadata"] == {**document, "a": 1, "b": 2}
+    assert result.json["backup_id"] == backup_id
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"status": "gone"}, "status: 'gone' is not one of"),
+        ({"backup_metadata": []}, "backup_metadata: must be of type object"),
+        ({"backup_metadata": {"container": ""}}, "container: "),
+        ({}, "non-empty JSON object"),
+    ],
+)
+def test_bad_patches_are_400_and_change_nothing(api, body, said):
+    backup_id = api.created("backups", make_backup())
+    before = api.get(f"backups/{backup_id}")
+    result = api.patch(f"backups/{backup_id}", body)
+    assert result.status_code == 400 and said in result.json["description"]
+    after = api.get(f"backups/{backup_id}")
+    assert after.json == before.json and after.headers["etag"] == before.headers["etag"]
+
+
+def test_backups_cannot_be_replaced(api):
+    backup_id = api.created("backups", make_backup())
+    result = api.post(f"backups/{backup_id}", make_backup())
+    assert result.status_code == 405
+    assert "POST" not in result.headers["allow"]
+
+
+# -- search --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three(api):
+    return [
+        api.created("backups", make_backup(backup_name="etc", hostname="a", time_stamp=100)),
+        api.created("backups", make_backup(backup_name="var", hostname="b", time_stamp=200)),
+        api.created(
+            "backups", make_backup(backup_name="etc", hostname="b", time_stamp=300, size=10)
+        ),
+    ]
+
+
+def ids(items):
+    return [item["backup_id"] for item in items]
+
+
+def test_match_in_the_get_body(api, three):
+    assert ids(api.listed("backups", {"match": [{"backup_name": "etc"}]})) == [three[0], three[2]]
+    both = {"match": [{"backup_name": "etc"}, {"hostname": "b"}]}
+    assert ids(api.listed("backups", both)) == [three[2]]
+
+
+def test_match_not(api, three):
+    assert ids(api.listed("backups", {"match_not": [{"hostname": "b"}]})) == [three[0]]
+    # NOTE: a key a document lacks counts as "differs".
+    assert ids(api.listed("backups", {"match_not": [{"size": 10}]})) == three[:2]
+
+
+def test_filters_in_the_query_string(api, three):
+    assert ids(api.listed("backups", query="backup_name=var")) == [three[1]]
+    assert ids(api.listed("backups", query="search=b")) == three[1:]
+
+
+def test_match_is_type_exact_on_json_fields(api, three):
+    assert ids(api.listed("backups", {"match": [{"size": 10}]})) == [three[2]]
+    assert api.listed("backups", {"match": [{"size": "10"}]}) == []
+    assert api.listed("backups", {"match": [{"time_stamp": "100"}]}) == []
+
+
+def test_all_text_and_all_json(api, three):
+    assert ids(api.listed("backups", {"match": [{"_all": "var"}]})) == [three[1]]
+    nested = {"match": [{"_all": '[{"backup_name": "etc"}, {"hostname": "a"}]'}]}
+    assert ids(api.listed("backups", nested)) == [three[0]]
+
+
+def test_time_window(api, three):
+    assert ids(api.listed("backups", {"time_after": 150})) == three[1:]
+    assert ids(api.listed("backups", {"time_before": 200})) == three[:2]
+    assert ids(api.listed("backups", query="time_after=150&time_before=250")) == [three[1]]
+
+
+@pytest.mark.parametrize(
+    ("search", "said"),
+    [
+        ({"match": "backup_name"}, "match must be a list"),
+        ({"match": [1]}, "match must be a list"),
+        ({"match": [{"backup_name": {"a": 1}}]}, "must be a string, number, boolean or null"),
+        ([{"backup_name": "etc"}], "search document must be a JSON object"),
+        ({"time_after": "soon"}, "time_after must be an integer"),
+    ],
+)
+def test_bad_searches_are_400(api, three, search, said):
+    result = api.get("backups", search)
+    assert result.status_code == 400 and said in result.json["description"]
+
+
+def test_paging_is_stable(api):
+    created = [api.created("backups", make_backup()) for _ in range(8)]
+    assert (
+        ids(api.listed("backups", query="limit=5"))
+        + ids(api.listed("backups", query="limit=3&offset=5"))
+        == created
+    )
+    assert api.listed("backups", query="offset=8") == []
+    assert ids(api.listed("backups", query=f"marker={created[5]}")) == created[6:]
