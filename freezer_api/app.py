@@ -1,17 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The only wiring point: storage, services, middleware and routes."""
+"""The only wiring point: storage, services, policy, middleware and routes."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import falcon
-from oslo_middleware import request_id
 
 from freezer_api.api import errors as api_errors
-from freezer_api.api import middleware, routes
+from freezer_api.api import middleware, pipeline, routes
 from freezer_api.api.resources import Limits
-from freezer_api.config import Settings
+from freezer_api.config import Settings, build_conf
+from freezer_api.policy import Policy
 from freezer_api.service.actions import ActionRules
 from freezer_api.service.backups import BackupRules, BackupV1Rules
 from freezer_api.service.clients import ClientRules
@@ -46,27 +46,31 @@ def build_services(storage: Storage) -> dict[str, DocumentService]:
     return services
 
 
-def create_falcon_app(settings: Settings, storage: Storage) -> falcon.App[Any, Any]:
+def create_falcon_app(settings: Settings, storage: Storage, policy: Policy) -> falcon.App[Any, Any]:
     """Build the falcon application (without the WSGI middleware around it)."""
-    services = build_services(storage)
-    app_middleware: list[Any] = [
-        middleware.RequireJSON(),
-        middleware.NoauthIdentityMiddleware(settings.noauth),
-    ]
-    app: falcon.App[Any, Any] = falcon.App(middleware=app_middleware)
+    identity: Any = (
+        middleware.KeystoneIdentity()
+        if settings.auth_strategy == "keystone"
+        else middleware.NoauthIdentityMiddleware(settings.noauth)
+    )
+    app: falcon.App[Any, Any] = falcon.App(middleware=[middleware.RequireJSON(), identity])
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
     api_errors.install(app)
     limits = Limits(settings.default_limit, settings.max_limit, settings.max_body_size)
-    routes.add_routes(app, services, storage, limits)
+    routes.add_routes(app, build_services(storage), storage, limits, policy)
     return app
 
 
 def create_app(settings: Settings, storage: Storage | None = None) -> Any:
-    """Return the WSGI application: the falcon app wrapped in the OpenStack middleware."""
+    """Return the WSGI application: the falcon app inside the configured paste pipeline."""
+    conf = settings.conf if settings.conf is not None else build_conf([], config_files=False)
     if storage is None:
         storage = open_storage(settings.database_url, storage_options(settings))
-    wrapped: Any = request_id.RequestId(create_falcon_app(settings, storage))
+    policy = Policy(conf)
+    policy.load()
+    falcon_app = create_falcon_app(settings, storage, policy)
+    wrapped = pipeline.load(settings.paste_config, settings.auth_strategy, conf, falcon_app)
 
     def application(environ: dict[str, Any], start_response: Any) -> Any:
         return wrapped(environ, start_response)

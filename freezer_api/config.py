@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from keystonemiddleware import auth_token
 from oslo_config import cfg
+from oslo_middleware import opts as middleware_opts
 
 #: Searched in this order when no ``--config-file`` is given; the first is the seed's path.
 DEFAULT_CONFIG_FILES = ("/etc/freezer-api.conf", "/etc/freezer/freezer-api.conf")
@@ -80,11 +82,32 @@ database_opts = [
 api_opts = [
     cfg.IntOpt("default_limit", default=10, min=1, help="Page size when a list gives no limit."),
     cfg.IntOpt("max_limit", default=1000, min=1, help="Largest page size a client may ask for."),
-    cfg.IntOpt(
-        "max_body_size",
-        default=1024 * 1024,
-        min=1024,
-        help="Largest request body accepted, in bytes; larger bodies get 413.",
+]
+
+paste_opts = [
+    cfg.StrOpt(
+        "config_file",
+        help="PasteDeploy file describing the WSGI pipelines (default: the api-paste.ini "
+        "shipped with freezer-api). Its composite named after auth_strategy is served.",
+    ),
+]
+
+centralized_scheduler_opts = [
+    cfg.BoolOpt(
+        "enabled",
+        default=True,
+        help="Give jobs of central clients a Keystone trust, so that a central scheduler "
+        "can act for the job's owner.",
+    ),
+    cfg.StrOpt(
+        "auth_section",
+        default="keystone_authtoken",
+        help="Config section with the service credentials (the trustee of the trusts).",
+    ),
+    cfg.ListOpt(
+        "trusts_delegated_roles",
+        default=["member"],
+        help="Roles the trusts delegate to the service user.",
     ),
 ]
 
@@ -94,9 +117,16 @@ noauth_opts = [
     cfg.StrOpt(
         "project_id",
         default="noauth-project",
-        help="Project id when neither X-Project-Id nor X-Tenant-Id is given.",
+        help="Project id when neither X-Project-Id nor X-Tenant-Id is given, for URLs without "
+        "a project (/v1). Under /v2/{project_id}/ the URL's project is the default.",
     ),
     cfg.ListOpt("roles", default=["member", "reader"], help="Roles when X-Roles is absent."),
+    cfg.BoolOpt(
+        "allow_remote",
+        default=False,
+        help="Let noauth listen on an address other than loopback. Anyone who reaches the "
+        "port can then act as anyone: never do this on a shared network.",
+    ),
 ]
 
 
@@ -107,7 +137,18 @@ def list_opts() -> list[tuple[str, list[Any]]]:
         ("database", database_opts),
         ("api", api_opts),
         ("noauth", noauth_opts),
+        ("paste_deploy", paste_opts),
+        ("centralized_scheduler", centralized_scheduler_opts),
+        *middleware_opts.list_opts_sizelimit(),
+        *middleware_opts.list_opts_http_proxy_to_wsgi(),
+        *middleware_opts.list_opts_cors(),
+        *middleware_opts.list_opts_healthcheck(),
+        *auth_token.list_opts(),
     ]
+
+
+#: Request bodies up to this size are accepted unless [oslo_middleware] says otherwise.
+MAX_BODY_SIZE = 1024 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,11 +176,16 @@ class Settings:
     sync_on_start: bool = True
     default_limit: int = 10
     max_limit: int = 1000
-    max_body_size: int = 1024 * 1024
+    max_body_size: int = MAX_BODY_SIZE
     noauth: NoauthIdentity = NoauthIdentity(
         "noauth-user", "noauth", "noauth-project", ("member", "reader")
     )
+    allow_remote_noauth: bool = False
+    paste_config: str | None = None
+    central_trusts: bool = True
     config_files: tuple[str, ...] = ()
+    #: the parsed options, for the OpenStack middleware that read their own sections
+    conf: cfg.ConfigOpts | None = dataclasses.field(default=None, repr=False, compare=False)
 
 
 def _default_config_files() -> list[str]:
@@ -150,19 +196,30 @@ def _default_config_files() -> list[str]:
     return [path for path in DEFAULT_CONFIG_FILES if os.path.isfile(path)][:1]
 
 
-def build_conf(argv: Sequence[str] = (), *, extra_opts: Sequence[cfg.Opt] = ()) -> cfg.ConfigOpts:
-    """Parse ``argv`` (``--config-file``...) into a fresh, private ``ConfigOpts``."""
+def build_conf(
+    argv: Sequence[str] = (), *, extra_opts: Sequence[cfg.Opt] = (), config_files: bool = True
+) -> cfg.ConfigOpts:
+    """Parse ``argv`` (``--config-file``...) into a fresh, private ``ConfigOpts``.
+
+    With ``config_files=False`` no default file is read (the defaults, for tests).
+    """
     conf = cfg.ConfigOpts()
     # NOTE: the seed's --bind-host/--bind-port flags, and --workers, also work on the command line.
     conf.register_cli_opts(default_opts[:3])
     for group, opts in list_opts():
-        conf.register_opts(opts, group=None if group == "DEFAULT" else group)
+        if group != "keystone_authtoken":  # NOTE: auth_token registers its own, with plugins
+            conf.register_opts(opts, group=None if group == "DEFAULT" else group)
+    conf.set_default("max_request_body_size", MAX_BODY_SIZE, group="oslo_middleware")
+    conf.set_default("backends", ["disable_by_file"], group="healthcheck")
+    conf.set_default(
+        "disable_by_file_path", "/etc/freezer/healthcheck_disable", group="healthcheck"
+    )
     conf.register_cli_opts(extra_opts)
     conf(
         list(argv),
         project="freezer-api",
         prog="freezer-api",
-        default_config_files=_default_config_files(),
+        default_config_files=_default_config_files() if config_files else [],
         default_config_dirs=[],
         validate_default_values=True,
     )
@@ -185,14 +242,18 @@ def settings_from_conf(conf: cfg.ConfigOpts) -> Settings:
         sync_on_start=conf.database.sync_on_start,
         default_limit=conf.api.default_limit,
         max_limit=conf.api.max_limit,
-        max_body_size=conf.api.max_body_size,
+        max_body_size=conf.oslo_middleware.max_request_body_size,
         noauth=NoauthIdentity(
             user_id=conf.noauth.user_id,
             user_name=conf.noauth.user_name,
             project_id=conf.noauth.project_id,
             roles=tuple(role.strip().lower() for role in conf.noauth.roles if role.strip()),
         ),
+        allow_remote_noauth=conf.noauth.allow_remote,
+        paste_config=conf.paste_deploy.config_file,
+        central_trusts=conf.centralized_scheduler.enabled,
         config_files=tuple(conf.config_file or ()),
+        conf=conf,
     )
 
 

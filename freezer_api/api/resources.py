@@ -13,12 +13,22 @@ import falcon
 from freezer_api.api import compat
 from freezer_api.api.middleware import identity_of
 from freezer_api.context import Identity
+from freezer_api.policy import Policy
+from freezer_api.policy import rule_names as policy_rules
 from freezer_api.service.documents import Call, DocumentService
 from freezer_api.service.jobs import JobEvents
 from freezer_api.service.sessions import SessionActions
 from freezer_api.storage.base import Document, Record, Scope
 
 VERBS = frozenset({"list", "create", "get", "patch", "replace", "delete"})
+RULE_OF_VERB = {
+    "list": "get_all",
+    "create": "create",
+    "get": "get",
+    "patch": "update",
+    "replace": "replace",
+    "delete": "delete",
+}
 METHOD_OF_VERB = {
     "list": "GET",
     "create": "POST",
@@ -49,6 +59,12 @@ class Kind:
     updated: Callable[[Record], Document]
     #: Freezer v2 replaces with POST to the item (and answers 201); the seed's v1 used PUT
     replace_method: str = "PUT"
+    #: reads also show the records every project shares (v2 central clients)
+    reads_shared: bool = False
+    #: rules checked on create besides "<plural>:create", by body (clients:create_central)
+    create_rules: Callable[[Document], list[str]] = lambda body: []
+    #: rule that lets a list span all projects (``?all_projects=true``)
+    all_projects_rule: str | None = None
 
     def __post_init__(self) -> None:
         unknown = self.verbs - VERBS
@@ -58,6 +74,9 @@ class Kind:
     @property
     def id_key(self) -> str:
         return f"{self.name}_id"
+
+    def rule(self, verb: str) -> str:
+        return f"{self.plural}:{RULE_OF_VERB[verb]}"
 
     def methods(self, *, item: bool) -> list[str]:
         collection = {"list", "create"}
@@ -84,20 +103,46 @@ def set_version(resp: falcon.Response, record: Record) -> None:
     resp.etag = f'"{record.version}"'
 
 
-def call_of(req: falcon.Request, kind: Kind, project_id: str | None) -> Call:
-    identity = identity_of(req)
-    return Call(
-        identity=identity,
-        scope=kind.scope_of(identity, project_id),
-        project_id=project_id or identity.project_id,
-    )
+class Guard:
+    """Checks that a kind serves a verb (405) and that policy allows the caller (403)."""
+
+    def __init__(self, kind: Kind, policy: Policy) -> None:
+        for verb in kind.verbs:
+            if kind.rule(verb) not in policy_rules():
+                raise ValueError(f"{kind.plural}: no policy rule {kind.rule(verb)}")
+        self.kind = kind
+        self._policy = policy
+
+    def call(
+        self, req: falcon.Request, project_id: str | None, rule: str, *, reading: bool = False
+    ) -> Call:
+        """Authorize ``rule`` and return the call: identity, scope and owning project."""
+        identity = identity_of(req)
+        project = project_id or identity.project_id
+        self._policy.authorize(rule, identity, project)
+        scope = self.kind.scope_of(identity, project_id)
+        if reading and self.kind.reads_shared:
+            scope = dataclasses.replace(scope, shared=True)
+        return Call(identity=identity, scope=scope, project_id=project)
+
+    def verb(self, req: falcon.Request, verb: str, project_id: str | None, *, item: bool) -> Call:
+        if verb not in self.kind.verbs:
+            raise falcon.HTTPMethodNotAllowed([*self.kind.methods(item=item), "OPTIONS"])
+        return self.call(req, project_id, self.kind.rule(verb), reading=verb in {"list", "get"})
+
+    def authorize(self, req: falcon.Request, rule: str, project_id: str | None) -> None:
+        identity = identity_of(req)
+        self._policy.authorize(rule, identity, project_id or identity.project_id)
 
 
 class DocumentResource:
     """Collection (``suffix="collection"``) and item responders for one kind."""
 
-    def __init__(self, kind: Kind, service: DocumentService, limits: Limits) -> None:
+    def __init__(
+        self, kind: Kind, service: DocumentService, limits: Limits, policy: Policy
+    ) -> None:
         self._kind = kind
+        self._guard = Guard(kind, policy)
         self._service = service
         self._limits = limits
 
@@ -105,9 +150,10 @@ class DocumentResource:
     def on_get_collection(
         self, req: falcon.Request, resp: falcon.Response, project_id: str | None = None
     ) -> None:
-        self._allow("list", item=False)
-        call = call_of(req, self._kind, project_id)
-        compat.all_projects(req)
+        call = self._guard.verb(req, "list", project_id, item=False)
+        if self._kind.all_projects_rule and compat.all_projects(req):
+            self._guard.authorize(req, self._kind.all_projects_rule, project_id)
+            call = dataclasses.replace(call, scope=Scope(everywhere=True))
         page = compat.page_of(req, self._limits.default_limit, self._limits.max_limit)
         search = compat.search_of(req, self._limits.max_body_size)
         records = self._service.search(call, search, page)
@@ -116,9 +162,11 @@ class DocumentResource:
     def on_post_collection(
         self, req: falcon.Request, resp: falcon.Response, project_id: str | None = None
     ) -> None:
-        self._allow("create", item=False)
+        call = self._guard.verb(req, "create", project_id, item=False)
         body = compat.read_object(req, self._limits.max_body_size)
-        record = self._service.create(call_of(req, self._kind, project_id), body)
+        for rule in self._kind.create_rules(body):
+            self._guard.authorize(req, rule, project_id)
+        record = self._service.create(call, body)
         resp.status = falcon.HTTP_201
         resp.location = f"{req.path.rstrip('/')}/{record.doc_id}"
         set_version(resp, record)
@@ -128,16 +176,15 @@ class DocumentResource:
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
     ) -> None:
-        self._allow("get", item=True)
-        record = self._service.get(call_of(req, self._kind, project_id), doc_id)
+        call = self._guard.verb(req, "get", project_id, item=True)
+        record = self._service.get(call, doc_id)
         set_version(resp, record)
         resp.media = self._kind.render(record)
 
     def on_patch(
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
     ) -> None:
-        self._allow("patch", item=True)
-        call = call_of(req, self._kind, project_id)
+        call = self._guard.verb(req, "patch", project_id, item=True)
         if_version = compat.if_match_version(req)
         body = compat.read_object(req, self._limits.max_body_size)
         record = self._service.patch(call, doc_id, body, if_version)
@@ -157,8 +204,8 @@ class DocumentResource:
     def on_delete(
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
     ) -> None:
-        self._allow("delete", item=True)
-        self._service.delete(call_of(req, self._kind, project_id), doc_id)
+        call = self._guard.verb(req, "delete", project_id, item=True)
+        self._service.delete(call, doc_id)
         resp.status = falcon.HTTP_204
 
     # -- helpers ---------------------------------------------------------------
@@ -172,8 +219,7 @@ class DocumentResource:
     ) -> None:
         if method != self._kind.replace_method:
             raise falcon.HTTPMethodNotAllowed([*self._kind.methods(item=True), "OPTIONS"])
-        self._allow("replace", item=True)
-        call = call_of(req, self._kind, project_id)
+        call = self._guard.verb(req, "replace", project_id, item=True)
         if_version = compat.if_match_version(req)
         body = compat.read_object(req, self._limits.max_body_size)
         record, created = self._service.replace(call, doc_id, body, if_version)
@@ -183,23 +229,19 @@ class DocumentResource:
             resp.status = falcon.HTTP_201
         resp.media = self._kind.updated(record)
 
-    def _allow(self, verb: str, *, item: bool) -> None:
-        if verb not in self._kind.verbs:
-            raise falcon.HTTPMethodNotAllowed([*self._kind.methods(item=item), "OPTIONS"])
-
 
 class JobEventResource:
     """``POST .../jobs/{doc_id}/event``: 202 ``{"result": ...}``."""
 
-    def __init__(self, kind: Kind, events: JobEvents, limits: Limits) -> None:
-        self._kind = kind
+    def __init__(self, kind: Kind, events: JobEvents, limits: Limits, policy: Policy) -> None:
+        self._guard = Guard(kind, policy)
         self._events = events
         self._limits = limits
 
     def on_post(
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
     ) -> None:
-        call = call_of(req, self._kind, project_id)
+        call = self._guard.call(req, project_id, "jobs:event:create")
         if_version = compat.if_match_version(req)
         body = compat.read_object(req, self._limits.max_body_size)
         resp.status = falcon.HTTP_202
@@ -209,15 +251,15 @@ class JobEventResource:
 class SessionActionResource:
     """``POST .../sessions/{doc_id}/action``: 202 ``{"result", "session_tag"}``."""
 
-    def __init__(self, kind: Kind, actions: SessionActions, limits: Limits) -> None:
-        self._kind = kind
+    def __init__(self, kind: Kind, actions: SessionActions, limits: Limits, policy: Policy) -> None:
+        self._guard = Guard(kind, policy)
         self._actions = actions
         self._limits = limits
 
     def on_post(
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
     ) -> None:
-        call = call_of(req, self._kind, project_id)
+        call = self._guard.call(req, project_id, "sessions:action:create")
         body = compat.read_object(req, self._limits.max_body_size)
         resp.status = falcon.HTTP_202
         resp.media = self._actions.act(call, doc_id, body)
@@ -226,8 +268,8 @@ class SessionActionResource:
 class SessionJobResource:
     """``PUT`` / ``DELETE .../sessions/{doc_id}/jobs/{job_id}``: 204."""
 
-    def __init__(self, kind: Kind, actions: SessionActions) -> None:
-        self._kind = kind
+    def __init__(self, kind: Kind, actions: SessionActions, policy: Policy) -> None:
+        self._guard = Guard(kind, policy)
         self._actions = actions
 
     def on_put(
@@ -238,7 +280,8 @@ class SessionJobResource:
         job_id: str,
         project_id: str | None = None,
     ) -> None:
-        self._actions.add_job(call_of(req, self._kind, project_id), doc_id, job_id)
+        call = self._guard.call(req, project_id, "sessions:job:add")
+        self._actions.add_job(call, doc_id, job_id)
         resp.status = falcon.HTTP_204
 
     def on_delete(
@@ -249,7 +292,8 @@ class SessionJobResource:
         job_id: str,
         project_id: str | None = None,
     ) -> None:
-        self._actions.remove_job(call_of(req, self._kind, project_id), doc_id, job_id)
+        call = self._guard.call(req, project_id, "sessions:job:remove")
+        self._actions.remove_job(call, doc_id, job_id)
         resp.status = falcon.HTTP_204
 
 

@@ -22,6 +22,7 @@ from freezer_api.api.resources import (
     project_scope,
     user_scope,
 )
+from freezer_api.policy import Policy
 from freezer_api.service.documents import DocumentService
 from freezer_api.service.jobs import JobEvents
 from freezer_api.service.sessions import SessionActions
@@ -33,12 +34,19 @@ VERSIONS = (
 ALL_VERBS = frozenset({"list", "create", "get", "patch", "replace", "delete"})
 
 
+def central_client_rules(body: dict[str, Any]) -> list[str]:
+    """Only administrators and services register central schedulers."""
+    return ["clients:create_central"] if body.get("is_central") is True else []
+
+
 def _kinds(version: str) -> tuple[Kind, ...]:
     scope_of = user_scope if version == "v1" else project_scope
     replace_method = "PUT" if version == "v1" else "POST"
 
-    def kind(name: str, plural: str, verbs: frozenset[str], render: Any, updated: Any) -> Kind:
-        return Kind(name, plural, verbs, render, scope_of, updated, replace_method)
+    def kind(
+        name: str, plural: str, verbs: frozenset[str], render: Any, updated: Any, **extra: Any
+    ) -> Kind:
+        return Kind(name, plural, verbs, render, scope_of, updated, replace_method, **extra)
 
     if version == "v1":
         backups = kind("backup", "backups", ALL_VERBS, views.v1_backup, views.v1_backup)
@@ -53,8 +61,17 @@ def _kinds(version: str) -> tuple[Kind, ...]:
             frozenset({"list", "create", "get", "delete"}),
             views.client,
             views.client,
+            reads_shared=version == "v2",
+            create_rules=central_client_rules,
         ),
-        kind("job", "jobs", ALL_VERBS, views.job, views.id_and_version("job_id")),
+        kind(
+            "job",
+            "jobs",
+            ALL_VERBS,
+            views.job,
+            views.id_and_version("job_id"),
+            all_projects_rule="jobs:get_all_projects",
+        ),
         kind("action", "actions", ALL_VERBS, views.action, views.id_and_version("action_id")),
         kind("session", "sessions", ALL_VERBS, views.session, views.id_and_version("session_id")),
     )
@@ -98,6 +115,7 @@ def add_routes(
     services: Mapping[str, DocumentService],
     storage: Any,
     limits: Limits,
+    policy: Policy,
 ) -> None:
     """Mount the versions document and every API version's kinds."""
     app.add_route("/", VersionsResource(VERSIONS))
@@ -110,19 +128,20 @@ def add_routes(
         ("v2", "/v2/{project_id}", V2_KINDS),
     ):
         for kind in kinds:
-            resource = DocumentResource(kind, services[f"{version}/{kind.plural}"], limits)
+            resource = DocumentResource(kind, services[f"{version}/{kind.plural}"], limits, policy)
             app.add_route(f"{prefix}/{kind.plural}", resource, suffix="collection")
             app.add_route(f"{prefix}/{kind.plural}/{{doc_id}}", resource)
             if kind.plural == "jobs":
                 app.add_route(
-                    f"{prefix}/jobs/{{doc_id}}/event", JobEventResource(kind, events, limits)
+                    f"{prefix}/jobs/{{doc_id}}/event",
+                    JobEventResource(kind, events, limits, policy),
                 )
             if kind.plural == "sessions":
                 app.add_route(
                     f"{prefix}/sessions/{{doc_id}}/action",
-                    SessionActionResource(kind, session_actions, limits),
+                    SessionActionResource(kind, session_actions, limits, policy),
                 )
                 app.add_route(
                     f"{prefix}/sessions/{{doc_id}}/jobs/{{job_id}}",
-                    SessionJobResource(kind, session_actions),
+                    SessionJobResource(kind, session_actions, policy),
                 )

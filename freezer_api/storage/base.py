@@ -32,14 +32,20 @@ class StorageError(FreezerError):
 
 @dataclasses.dataclass(frozen=True)
 class Scope:
-    """Whose records a call may see: those of a project (v2), of a user (v1), or both."""
+    """Whose records a call may see: those of a project (v2), of a user (v1), or both.
+
+    ``shared`` also shows the records every project sees (central clients);
+    ``everywhere`` shows all projects' records (an administrator's all_projects list).
+    """
 
     project_id: str | None = None
     user_id: str | None = None
+    shared: bool = False
+    everywhere: bool = False
 
     def __post_init__(self) -> None:
-        if self.project_id is None and self.user_id is None:
-            raise ValueError("a scope names a project, a user or both")
+        if self.project_id is None and self.user_id is None and not self.everywhere:
+            raise ValueError("a scope names a project, a user or both, or everywhere")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,7 +20,9 @@ from sqlalchemy import (
     delete,
     exc,
     insert,
+    or_,
     select,
+    true,
     update,
 )
 
@@ -41,6 +43,9 @@ from freezer_api.storage.sql import filters
 from freezer_api.storage.sql.models import TABLES
 
 LOG = logging.getLogger(__name__)
+
+#: table -> the column marking records that every project sees
+SHARED_COLUMNS = {"clients": "is_central"}
 
 
 @contextlib.contextmanager
@@ -252,12 +257,16 @@ class SqlRepository:
 
     # -- helpers ---------------------------------------------------------------
     def _in_scope(self, scope: Scope) -> ColumnElement[bool]:
-        conditions = []
+        table = self._table
+        conditions: list[ColumnElement[bool]] = []
         if scope.project_id is not None:
-            conditions.append(self._table.c.project_id == scope.project_id)
+            conditions.append(table.c.project_id == scope.project_id)
         if scope.user_id is not None:
-            conditions.append(self._table.c.user_id == scope.user_id)
-        condition: ColumnElement[bool] = and_(*conditions)
+            conditions.append(table.c.user_id == scope.user_id)
+        condition: ColumnElement[bool] = true() if scope.everywhere else and_(*conditions)
+        shared_column = table.c.get(SHARED_COLUMNS.get(table.name, ""))
+        if scope.shared and shared_column is not None:
+            condition = or_(condition, shared_column.is_(True))
         return condition
 
     def _condition(self, condition: Filter | AnyOf) -> ColumnElement[bool]:

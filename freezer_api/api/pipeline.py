@@ -1,0 +1,153 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The WSGI pipeline around the falcon app: OpenStack middleware, loaded with PasteDeploy."""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from keystonemiddleware import auth_token
+from oslo_config import cfg
+from oslo_middleware import healthcheck, sizelimit
+from oslo_utils import importutils
+from paste import deploy
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+DEFAULT_PASTE_FILE = Path(__file__).resolve().parent.parent / "api-paste.ini"
+
+
+@dataclasses.dataclass(frozen=True)
+class Parts:
+    """What the paste factories build the pipeline from."""
+
+    conf: cfg.ConfigOpts
+    falcon_app: WSGIApp
+
+
+_parts: contextvars.ContextVar[Parts] = contextvars.ContextVar("freezer_api_pipeline")
+
+
+def load(paste_file: str | None, name: str, conf: cfg.ConfigOpts, falcon_app: WSGIApp) -> WSGIApp:
+    """Load the pipeline ``name`` (the auth strategy) from the paste file."""
+    path = Path(paste_file) if paste_file else DEFAULT_PASTE_FILE
+    token = _parts.set(Parts(conf, falcon_app))
+    try:
+        application: WSGIApp = deploy.loadapp(f"config:{path.resolve()}", name=name)
+    finally:
+        _parts.reset(token)
+    return application
+
+
+def json_error(start_response: Callable[..., Any], status: str, description: str) -> list[bytes]:
+    """Answer an error from middleware with the API's one JSON error body."""
+    title = status.split(" ", 1)[1]
+    body = json.dumps({"title": title, "description": description}).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+# -- paste factories ----------------------------------------------------------------------
+
+
+def freezer_api_factory(global_conf: dict[str, Any], **local_conf: Any) -> WSGIApp:
+    return _parts.get().falcon_app
+
+
+def healthcheck_factory(global_conf: dict[str, Any], **local_conf: Any) -> WSGIApp:
+    app: WSGIApp = healthcheck.Healthcheck(None, _parts.get().conf)
+    return app
+
+
+def oslo_filter_factory(
+    global_conf: dict[str, Any], middleware: str, **local_conf: Any
+) -> Callable[[WSGIApp], WSGIApp]:
+    """Any oslo.middleware class, configured from freezer-api.conf."""
+    cls = importutils.import_class(middleware)
+    conf = _parts.get().conf
+    return lambda app: cls(app, conf)
+
+
+def sizelimit_factory(
+    global_conf: dict[str, Any], **local_conf: Any
+) -> Callable[[WSGIApp], WSGIApp]:
+    conf = _parts.get().conf
+    return lambda app: BodySizeLimit(app, conf)
+
+
+def versions_factory(
+    global_conf: dict[str, Any], **local_conf: Any
+) -> Callable[[WSGIApp], WSGIApp]:
+    falcon_app = _parts.get().falcon_app
+    return lambda app: PublicVersions(app, falcon_app)
+
+
+def authtoken_factory(
+    global_conf: dict[str, Any], **local_conf: Any
+) -> Callable[[WSGIApp], WSGIApp]:
+    """keystonemiddleware auth_token, reading [keystone_authtoken] of freezer-api.conf."""
+    conf = _parts.get().conf
+    options = {**local_conf, "oslo_config_config": conf}
+    return lambda app: auth_token.AuthProtocol(app, options)
+
+
+def urlmap_factory(loader: Any, global_conf: dict[str, Any], **local_conf: str) -> WSGIApp:
+    """Send each request to the app of the longest matching path prefix."""
+    routes = sorted(
+        (
+            (prefix.rstrip("/"), loader.get_app(name, global_conf=global_conf))
+            for prefix, name in local_conf.items()
+        ),
+        key=lambda route: len(route[0]),
+        reverse=True,
+    )
+
+    def urlmap(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        for prefix, app in routes:
+            if not prefix or path == prefix or path.startswith(prefix + "/"):
+                answer: Iterable[bytes] = app(environ, start_response)
+                return answer
+        return json_error(start_response, "404 Not Found", f"There is no resource at {path}.")
+
+    return urlmap
+
+
+# -- middleware ---------------------------------------------------------------------------
+
+
+class PublicVersions:
+    """Answer ``GET /`` (the versions document) before authentication, as Freezer does."""
+
+    def __init__(self, app: WSGIApp, public_app: WSGIApp) -> None:
+        self._app = app
+        self._public_app = public_app
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        app = self._public_app if environ.get("PATH_INFO", "") in ("", "/") else self._app
+        return app(environ, start_response)
+
+
+class BodySizeLimit(sizelimit.RequestBodySizeLimiter):
+    """oslo.middleware's body size limit, answering with the API's JSON error body."""
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        limit = int(self._conf_get("max_request_body_size"))
+        length = environ.get("CONTENT_LENGTH")
+        if length and length.isdigit() and int(length) > limit:
+            return json_error(
+                start_response,
+                "413 Request Entity Too Large",
+                f"The request body is {length} bytes; the limit is {limit} bytes.",
+            )
+        response: Iterable[bytes] = super().__call__(environ, start_response)
+        return response
