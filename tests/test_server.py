@@ -92,3 +92,45 @@ def test_the_seed_uwsgi_command_serves_the_app(tmp_path):
     env = {"FREEZER_API_CONFIG": conf}
     with running(argv, f"{base}/", tmp_path / "log", env=env, stop_signal=signal.SIGINT):
         exercise(base)
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "said"),
+    [
+        ({"bind_host": "0.0.0.0"}, 1, "[noauth] allow_remote"),
+        ({"bind_host": "::"}, 1, "[noauth] allow_remote"),
+    ],
+)
+def test_noauth_refuses_a_network_address(tmp_path, extra, code, said):
+    conf = write_config(tmp_path, free_port())
+    with open(conf, "a") as handle:
+        handle.write("[DEFAULT]\n" + "".join(f"{k} = {v}\n" for k, v in extra.items()))
+    result = subprocess.run(
+        [str(BIN / "freezer-api"), "--config-file", conf],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == code
+    assert said in result.stderr
+
+
+def test_noauth_on_a_network_address_can_be_forced_and_says_so(tmp_path):
+    from freezer_api.cli.serve import check_exposure
+    from freezer_api.config import load_settings
+
+    conf = write_config(tmp_path, free_port())
+    with open(conf, "a") as handle:
+        handle.write("[DEFAULT]\nbind_host = 0.0.0.0\n[noauth]\nallow_remote = true\n")
+    settings = load_settings(["--config-file", conf])
+    import logging
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("freezer_api.cli.serve").addHandler(handler)
+    try:
+        check_exposure(settings)
+    finally:
+        logging.getLogger("freezer_api.cli.serve").removeHandler(handler)
+    assert any("allow_remote" in record.getMessage() for record in records)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
@@ -52,11 +53,36 @@ class Server(BaseApplication):  # type: ignore[misc]
         return create_app(self._settings)
 
 
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def check_exposure(settings: Settings) -> None:
+    """noauth trusts whatever identity headers a caller sends: keep it on loopback."""
+    if settings.auth_strategy != "noauth" or is_loopback(settings.bind_host):
+        return
+    if not settings.allow_remote_noauth:
+        raise RuntimeError(
+            f"auth_strategy = noauth would let anyone who reaches {settings.bind_host} act as "
+            "any user; use auth_strategy = keystone, bind to a loopback address, or set "
+            "[noauth] allow_remote = true to force it"
+        )
+    LOG.warning(
+        "noauth on %s, forced by [noauth] allow_remote: anyone who reaches this port "
+        "can act as any user",
+        settings.bind_host,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``freezer-api [--config-file F] [--bind-host H] [--bind-port P] [--workers N]``."""
     setup_logging()
     try:
         settings = load_settings(sys.argv[1:] if argv is None else argv)
+        check_exposure(settings)
         prepare_database(settings)
     except Exception as error:  # noqa: BLE001 - any start-up failure ends here, said once
         LOG.error("freezer-api cannot start: %s", error)

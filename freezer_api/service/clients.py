@@ -10,7 +10,7 @@ from freezer_api.errors import Conflict
 from freezer_api.service.documents import Call, Rules, require_object
 from freezer_api.service.schemas import CAPABILITIES, CLIENT, Validator
 from freezer_api.service.search import SearchFields
-from freezer_api.storage.base import Change, Record, Storage
+from freezer_api.storage.base import Change, Filter, Page, Query, Record, Scope, Storage
 
 CLIENT_KEYS = ("client_id", "hostname", "description", "uuid", "is_central", *CAPABILITIES)
 
@@ -38,6 +38,7 @@ class ClientRules(Rules):
 
     def create(self, call: Call, storage: Storage, body: Any) -> Record:
         record = self.new_record(call, storage, body, None)
+        self._check_central_clash(call, storage, record)
         existing = storage.clients.get(scope=call.scope, doc_id=record.doc_id)
         if existing is None:
             return storage.clients.insert(record)
@@ -62,6 +63,22 @@ class ClientRules(Rules):
         for name, values in CAPABILITIES.items():
             client.setdefault(name, list(values))
         return call.new_record(client["client_id"], {"client": client}, self._fields(client))
+
+    @staticmethod
+    def _check_central_clash(call: Call, storage: Storage, record: Record) -> None:
+        """A central client's id is seen by every project, so it must be unique everywhere."""
+        same_id = storage.clients.search(
+            scope=Scope(everywhere=True),
+            query=Query(page=Page(limit=100), filters=(Filter("doc_id", record.doc_id),)),
+        )
+        for other in same_id:
+            if other.project_id == call.project_id:
+                continue
+            if other.doc["client"]["is_central"] or record.doc["client"]["is_central"]:
+                raise Conflict(
+                    f"client {record.doc_id} is already registered in another project, "
+                    "and a central client's id must be unique"
+                )
 
     @staticmethod
     def _fields(client: dict[str, Any]) -> dict[str, Any]:

@@ -144,7 +144,9 @@ class DocumentService:
             )
             created = record is None
             if record is None:
-                if not rules.replace_creates or if_version is not None:
+                taken = rules.repository(storage).exists(doc_id=doc_id)
+                if not rules.replace_creates or if_version is not None or taken:
+                    # NOTE: an id of another owner's is "not found" here, as everywhere.
                     raise self.not_found(doc_id)
                 record = rules.repository(storage).insert(
                     rules.new_record(call, storage, body, doc_id)
