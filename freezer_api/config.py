@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from keystoneauth1 import loading as ks_loading
 from keystonemiddleware import auth_token
 from oslo_config import cfg
 from oslo_middleware import opts as middleware_opts
@@ -188,7 +189,23 @@ class Settings:
     conf: cfg.ConfigOpts | None = dataclasses.field(default=None, repr=False, compare=False)
 
 
-def _default_config_files() -> list[str]:
+def new_conf() -> cfg.ConfigOpts:
+    """Return a fresh, private ``ConfigOpts`` with every option registered, not yet parsed."""
+    conf = cfg.ConfigOpts()
+    # NOTE: the seed's --bind-host/--bind-port flags, and --workers, also work on the command line.
+    conf.register_cli_opts(default_opts[:3])
+    for group, opts in list_opts():
+        conf.register_opts(opts, group=None if group == "DEFAULT" else group)
+    ks_loading.register_auth_conf_options(conf, "keystone_authtoken")
+    conf.set_default("max_request_body_size", MAX_BODY_SIZE, group="oslo_middleware")
+    conf.set_default("backends", ["disable_by_file"], group="healthcheck")
+    conf.set_default(
+        "disable_by_file_path", "/etc/freezer/healthcheck_disable", group="healthcheck"
+    )
+    return conf
+
+
+def default_config_files() -> list[str]:
     """Return the file read when ``--config-file`` is not given (oslo.config then ignores this)."""
     env_file = os.environ.get("FREEZER_API_CONFIG")
     if env_file:
@@ -196,30 +213,17 @@ def _default_config_files() -> list[str]:
     return [path for path in DEFAULT_CONFIG_FILES if os.path.isfile(path)][:1]
 
 
-def build_conf(
-    argv: Sequence[str] = (), *, extra_opts: Sequence[cfg.Opt] = (), config_files: bool = True
-) -> cfg.ConfigOpts:
+def build_conf(argv: Sequence[str] = (), *, config_files: bool = True) -> cfg.ConfigOpts:
     """Parse ``argv`` (``--config-file``...) into a fresh, private ``ConfigOpts``.
 
     With ``config_files=False`` no default file is read (the defaults, for tests).
     """
-    conf = cfg.ConfigOpts()
-    # NOTE: the seed's --bind-host/--bind-port flags, and --workers, also work on the command line.
-    conf.register_cli_opts(default_opts[:3])
-    for group, opts in list_opts():
-        if group != "keystone_authtoken":  # NOTE: auth_token registers its own, with plugins
-            conf.register_opts(opts, group=None if group == "DEFAULT" else group)
-    conf.set_default("max_request_body_size", MAX_BODY_SIZE, group="oslo_middleware")
-    conf.set_default("backends", ["disable_by_file"], group="healthcheck")
-    conf.set_default(
-        "disable_by_file_path", "/etc/freezer/healthcheck_disable", group="healthcheck"
-    )
-    conf.register_cli_opts(extra_opts)
+    conf = new_conf()
     conf(
         list(argv),
         project="freezer-api",
         prog="freezer-api",
-        default_config_files=_default_config_files() if config_files else [],
+        default_config_files=default_config_files() if config_files else [],
         default_config_dirs=[],
         validate_default_values=True,
     )

@@ -7,8 +7,6 @@ project scope); operators override them in ``policy.yaml`` as usual.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from oslo_config import cfg
 from oslo_policy import policy
 
@@ -116,8 +114,13 @@ class Policy:
         self._enforcer.register_defaults(list_rules())
 
     def load(self) -> None:
-        """Read the policy file now, so that a broken one stops the service at start."""
+        """Read the policy file now, so that a broken one stops the service at start.
+
+        Raises on unreadable YAML and on rules that refer to undefined rules.
+        """
         self._enforcer.load_rules(force_reload=True)
+        if not self._enforcer.check_rules(raise_on_violation=True):
+            raise ValueError("the policy rules are invalid")
 
     def authorize(self, rule: str, identity: Identity, project_id: str) -> None:
         """Raise Forbidden unless ``identity`` may do ``rule`` on ``project_id``'s resources."""
@@ -134,12 +137,6 @@ class Policy:
             "system_scope": None,
         }
         return bool(self._enforcer.enforce(rule, {"project_id": project_id}, credentials))
-
-    def check_rules(self) -> Iterable[str]:
-        """Return problems with the loaded rules (for ``freezer-status upgrade check``)."""
-        self.load()
-        self._enforcer.check_rules(raise_on_violation=True)
-        return []
 
 
 def sample_enforcer() -> policy.Enforcer:

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Console commands: ``freezer-api`` and ``freezer-manage``."""
 
+import ipaddress
 import logging
 
 LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"
@@ -8,3 +9,11 @@ LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"
 
 def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether a bind address is reachable only from this machine."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
@@ -12,7 +11,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from freezer_api.app import create_app, prepare_database
-from freezer_api.cli import LOG_FORMAT, setup_logging
+from freezer_api.cli import LOG_FORMAT, is_loopback, setup_logging
 from freezer_api.config import Settings, load_settings
 
 LOG = logging.getLogger(__name__)
@@ -51,13 +50,6 @@ class Server(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
         return create_app(self._settings)
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 def check_exposure(settings: Settings) -> None:

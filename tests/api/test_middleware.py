@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The OpenStack middleware around the app, configured from freezer-api.conf."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import falcon.testing
+import pytest
+
+from freezer_api.app import create_app
+from freezer_api.config import load_settings
+from tests.conftest import make_backup
+
+
+def app_with(tmp_path: Path, storage, text: str) -> falcon.testing.TestClient:
+    conf = tmp_path / "freezer-api.conf"
+    conf.write_text(f"[database]\nconnection = sqlite:///{tmp_path / 'freezer.db'}\n{text}")
+    return falcon.testing.TestClient(
+        create_app(load_settings(["--config-file", str(conf)]), storage)
+    )
+
+
+def test_request_ids(client):
+    result = client.simulate_get("/v2/p/backups")
+    assert result.headers["x-openstack-request-id"].startswith("req-")
+    error = client.simulate_get("/v2/p/backups/missing")
+    assert error.headers["x-openstack-request-id"].startswith("req-")
+
+
+def test_healthcheck_needs_nothing_and_can_be_disabled_by_file(tmp_path, storage):
+    flag = tmp_path / "disable"
+    api = app_with(tmp_path, storage, f"[healthcheck]\ndisable_by_file_path = {flag}\n")
+    assert api.simulate_get("/healthcheck").status_code == 200
+    assert api.simulate_head("/healthcheck").status_code == 204
+    flag.write_text("")
+    assert api.simulate_get("/healthcheck").status_code == 503
+
+
+def test_healthcheck_and_versions_need_no_token_under_keystone(tmp_path, storage):
+    api = app_with(
+        tmp_path,
+        storage,
+        "[DEFAULT]\nauth_strategy = keystone\n"
+        "[keystone_authtoken]\nwww_authenticate_uri = http://127.0.0.1:1/identity\n"
+        f"[healthcheck]\ndisable_by_file_path = {tmp_path / 'none'}\n",
+    )
+    assert api.simulate_get("/healthcheck").status_code == 200
+    assert api.simulate_get("/").status_code == 300
+    refused = api.simulate_get("/v2/p/backups")
+    assert refused.status_code == 401
+    assert "Keystone uri" in refused.headers["www-authenticate"]
+
+
+def test_proxy_headers_are_honoured_when_enabled(tmp_path, storage):
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "backup.example.org"}
+    plain = app_with(tmp_path, storage, "")
+    assert "http://falconframework.org/v2/" in plain.simulate_get("/", headers=headers).text
+    proxied = app_with(
+        tmp_path, storage, "[oslo_middleware]\nenable_proxy_headers_parsing = true\n"
+    )
+    assert "https://backup.example.org/v2/" in proxied.simulate_get("/", headers=headers).text
+
+
+def test_cors(tmp_path, storage):
+    api = app_with(tmp_path, storage, "[cors]\nallowed_origin = https://dashboard.example.org\n")
+    result = api.simulate_get("/v2/p/backups", headers={"Origin": "https://dashboard.example.org"})
+    assert result.headers["access-control-allow-origin"] == "https://dashboard.example.org"
+    other = api.simulate_get("/v2/p/backups", headers={"Origin": "https://evil.example.org"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_body_size_limit_answers_json(tmp_path, storage):
+    api = app_with(tmp_path, storage, "[oslo_middleware]\nmax_request_body_size = 2000\n")
+    result = api.simulate_post("/v2/p/backups", json=make_backup(notes="x" * 3000))
+    assert result.status_code == 413
+    assert result.json["title"] == "Request Entity Too Large"
+    assert "the limit is 2000 bytes" in result.json["description"]
+    assert api.simulate_post("/v2/p/backups", json=make_backup()).status_code == 201
+
+
+def test_an_operator_paste_file_can_change_the_pipeline(tmp_path, storage):
+    shipped = Path(__file__).resolve().parents[2] / "freezer_api" / "api-paste.ini"
+    custom = tmp_path / "paste.ini"
+    # an operator drops the request id middleware and adds nothing else
+    custom.write_text(
+        shipped.read_text().replace(
+            "pipeline = http_proxy_to_wsgi request_id cors sizelimit freezer_api",
+            "pipeline = http_proxy_to_wsgi cors sizelimit freezer_api",
+        )
+    )
+    api = app_with(tmp_path, storage, f"[paste_deploy]\nconfig_file = {custom}\n")
+    result = api.simulate_get("/v2/p/backups")
+    assert result.status_code == 200
+    assert "x-openstack-request-id" not in result.headers
+
+
+@pytest.mark.parametrize(
+    "text", ['"backups:get_all": [unclosed\n', '"backups:get_all": "rule:no_such_rule"\n']
+)
+def test_a_broken_policy_file_stops_the_app(tmp_path, storage, text):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text)
+    with pytest.raises(Exception):  # noqa: B017 - oslo.policy raises several kinds of error
+        app_with(tmp_path, storage, f"[oslo_policy]\npolicy_file = {policy}\n")
+
+
+def test_a_policy_file_overrides_the_defaults(tmp_path, storage):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('"backups:get_all": "role:auditor"\n')
+    api = app_with(tmp_path, storage, f"[oslo_policy]\npolicy_file = {policy}\n")
+    member = {"X-Roles": "member", "X-Project-Id": "p"}
+    assert api.simulate_get("/v2/p/backups", headers=member).status_code == 403
+    auditor = {"X-Roles": "auditor", "X-Project-Id": "p"}
+    assert api.simulate_get("/v2/p/backups", headers=auditor).status_code == 200
