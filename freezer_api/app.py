@@ -11,12 +11,13 @@ from freezer_api.api import errors as api_errors
 from freezer_api.api import middleware, pipeline, routes
 from freezer_api.api.resources import Limits
 from freezer_api.config import Settings, build_conf
+from freezer_api.keystone import Trusts
 from freezer_api.policy import Policy
 from freezer_api.service.actions import ActionRules
 from freezer_api.service.backups import BackupRules, BackupV1Rules
 from freezer_api.service.clients import ClientRules
 from freezer_api.service.documents import DocumentService
-from freezer_api.service.jobs import JobRules
+from freezer_api.service.jobs import JobRules, TrustProvider
 from freezer_api.service.sessions import SessionRules
 from freezer_api.storage import open_storage
 from freezer_api.storage.base import Storage
@@ -32,9 +33,11 @@ def storage_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def build_services(storage: Storage) -> dict[str, DocumentService]:
+def build_services(
+    storage: Storage, trusts: TrustProvider | None = None
+) -> dict[str, DocumentService]:
     """One service per API version and kind; v1 and v2 differ for backups and clients."""
-    shared = {"jobs": JobRules(), "actions": ActionRules(), "sessions": SessionRules()}
+    shared = {"jobs": JobRules(trusts), "actions": ActionRules(), "sessions": SessionRules()}
     services = {
         "v1/backups": DocumentService(BackupV1Rules(), storage),
         "v2/backups": DocumentService(BackupRules(), storage),
@@ -58,7 +61,15 @@ def create_falcon_app(settings: Settings, storage: Storage, policy: Policy) -> f
     app.req_options.auto_parse_qs_csv = False
     api_errors.install(app)
     limits = Limits(settings.default_limit, settings.max_limit, settings.max_body_size)
-    routes.add_routes(app, build_services(storage), storage, limits, policy)
+    trusts = None
+    if settings.auth_strategy == "keystone" and settings.central_trusts and settings.conf:
+        conf = settings.conf
+        trusts = Trusts(
+            conf,
+            conf.centralized_scheduler.auth_section,
+            conf.centralized_scheduler.trusts_delegated_roles,
+        )
+    routes.add_routes(app, build_services(storage, trusts), storage, limits, policy)
     return app
 
 

@@ -7,16 +7,38 @@ import dataclasses
 import time
 import uuid
 from collections import defaultdict
-from typing import Any
+from typing import Any, Protocol
 
+from freezer_api.context import Identity
 from freezer_api.errors import Conflict, InvalidDocument, NotFound, Unprocessable
 from freezer_api.service.actions import action_document, action_fields, same_definition
 from freezer_api.service.documents import Call, Rules, require_object, without_server_fields
 from freezer_api.service.schemas import JOB, JOB_PATCH, JOB_SCHEDULE, Validator
 from freezer_api.service.search import SearchFields
-from freezer_api.storage.base import Change, Document, Record, Scope, Storage
+from freezer_api.storage.base import (
+    Change,
+    Document,
+    Filter,
+    Page,
+    Query,
+    Record,
+    Scope,
+    Storage,
+)
 
 SCHEDULE_KEYS = frozenset(JOB_SCHEDULE["properties"])
+TRUSTOR = ("user_credentials", "trustor_user_id")
+TRUST_ID = ("user_credentials", "trust_id")
+
+
+class TrustProvider(Protocol):
+    """Keystone trusts, for jobs of central schedulers (``freezer_api.keystone.Trusts``)."""
+
+    def create(self, identity: Identity) -> dict[str, str]: ...
+
+    def delete(self, identity: Identity, trust_id: str) -> None: ...
+
+
 #: What the scheduler is told about each step, besides the action itself.
 JOB_ACTION_KEYS = ("action_id", "freezer_action", "max_retries", "max_retries_interval")
 EVENTS = ("start", "stop", "abort")
@@ -88,9 +110,10 @@ class JobActions:
         )
         return action_id
 
-    def check_client(self, client_id: str, references: list[Document]) -> None:
-        """The client must be registered and able to run every action (422 otherwise)."""
-        client_record = self.storage.clients.get(scope=self.call.scope, doc_id=client_id)
+    def check_client(self, client_id: str, references: list[Document]) -> Document:
+        """The client must be visible and able to run every action (422 otherwise)."""
+        scope = dataclasses.replace(self.call.scope, shared=True)
+        client_record = self.storage.clients.get(scope=scope, doc_id=client_id)
         if client_record is None:
             raise Unprocessable(f"Client not found with ID {client_id}")
         client = client_record.doc["client"]
@@ -103,6 +126,8 @@ class JobActions:
                 value = freezer_action.get(key)
                 if value is not None and value not in client.get(capability, []):
                     raise Unprocessable(f"Client {client_id} does not support {key}: {value}")
+        found: Document = client
+        return found
 
 
 class JobRules(Rules):
@@ -125,9 +150,10 @@ class JobRules(Rules):
         text=("doc_id", "client_id", ("description",)),
     )
 
-    def __init__(self) -> None:
+    def __init__(self, trusts: TrustProvider | None = None) -> None:
         self._validator = Validator(JOB, "job")
         self._patch_validator = Validator(JOB_PATCH, "job update")
+        self._trusts = trusts
 
     def new_record(self, call: Call, storage: Storage, body: Any, doc_id: str | None) -> Record:
         body = without_server_fields(require_object(body, "A job"))
@@ -142,6 +168,8 @@ class JobRules(Rules):
             now = int(time.time())
             schedule.update(time_created=now, time_started=-1, time_ended=-1)
         document = self._document(call, storage, body, schedule)
+        if doc_id is None and self._central(call, storage, document):
+            document["user_credentials"] = self._credentials(call, storage)
         return call.new_record(job_id, document, job_fields(document))
 
     def patched(self, call: Call, storage: Storage, record: Record, body: Any) -> Change:
@@ -174,6 +202,40 @@ class JobRules(Rules):
         if "user_credentials" in record.doc:
             document["user_credentials"] = record.doc["user_credentials"]
         return Change(doc=document, fields=job_fields(document))
+
+    def _central(self, call: Call, storage: Storage, document: Document) -> bool:
+        if self._trusts is None:
+            return False
+        scope = dataclasses.replace(call.scope, shared=True)
+        client = storage.clients.get(scope=scope, doc_id=document["client_id"])
+        return client is not None and bool(client.doc["client"].get("is_central"))
+
+    def _credentials(self, call: Call, storage: Storage) -> Document:
+        """Reuse the caller's trust for this project, or have Keystone create one."""
+        assert self._trusts is not None
+        owned = storage.jobs.search(
+            scope=Scope(project_id=call.project_id),
+            query=Query(
+                page=Page(limit=1),
+                filters=(Filter(TRUSTOR, call.identity.user_id),),
+            ),
+        )
+        if owned:
+            credentials: Document = owned[0].doc["user_credentials"]
+            return credentials
+        return self._trusts.create(call.identity)
+
+    def deleted(self, call: Call, storage: Storage, record: Record) -> None:
+        """Delete the job's trust when no other job of the project uses it."""
+        trust_id = record.doc.get("user_credentials", {}).get("trust_id")
+        if not trust_id or self._trusts is None:
+            return
+        still_used = storage.jobs.search(
+            scope=Scope(project_id=record.project_id),
+            query=Query(page=Page(limit=1), filters=(Filter(TRUST_ID, trust_id),)),
+        )
+        if not still_used:
+            self._trusts.delete(call.identity, trust_id)
 
     def _references(self, call: Call, storage: Storage, body: Document) -> list[Document]:
         defaults = body.get("action_defaults", {})
