@@ -30,9 +30,9 @@ def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 30) ->
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=5)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
@@ -44,6 +44,7 @@ def running(
     log: Path,
     env: dict[str, str] | None = None,
     stop_signal: int = signal.SIGTERM,
+    timeout: float = 30,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``argv`` until the block ends; ``url`` must answer before the block starts."""
     with log.open("wb") as output:
@@ -52,10 +53,11 @@ def running(
             stdout=output,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     try:
-        wait_for(url, process)
+        wait_for(url, process, timeout)
         yield process
     finally:
         if process.poll() is None:

@@ -93,7 +93,7 @@ def authtoken_factory(
     """keystonemiddleware auth_token, reading [keystone_authtoken] of freezer-api.conf."""
     conf = _parts.get().conf
     options = {**local_conf, "oslo_config_config": conf}
-    return lambda app: auth_token.AuthProtocol(app, options)
+    return lambda app: RejectionsAsErrors(auth_token.AuthProtocol(app, options))
 
 
 def urlmap_factory(loader: Any, global_conf: dict[str, Any], **local_conf: str) -> WSGIApp:
@@ -151,3 +151,47 @@ class BodySizeLimit(sizelimit.RequestBodySizeLimiter):
             )
         response: Iterable[bytes] = super().__call__(environ, start_response)
         return response
+
+
+class RejectionsAsErrors:
+    """Give auth_token's own 401 answers the API's ``{"title", "description"}`` body."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self._app = app
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured.update(status=status, headers=headers)
+            if not status.startswith("401"):
+                return start_response(status, headers, exc_info)
+            return lambda data: None
+
+        body = self._app(environ, capture)
+        if not captured.get("status", "").startswith("401"):
+            return body
+        raw = b"".join(body)
+        try:
+            error = json.loads(raw)["error"]
+            description = str(error.get("message") or error)
+        except (ValueError, KeyError, TypeError):
+            return self._replay(start_response, captured, raw)
+        answer = json.dumps({"title": "Unauthorized", "description": description}).encode()
+        headers = [
+            (name, value)
+            for name, value in captured["headers"]
+            if name.lower() not in {"content-type", "content-length"}
+        ]
+        headers += [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))]
+        start_response(captured["status"], headers)
+        return [answer]
+
+    @staticmethod
+    def _replay(
+        start_response: Callable[..., Any], captured: dict[str, Any], raw: bytes
+    ) -> list[bytes]:
+        start_response(captured["status"], captured["headers"])
+        return [raw]

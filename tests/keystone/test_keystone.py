@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Real Keystone tokens: authentication, policy, central-scheduler trusts and the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import make_action, make_backup
+from tests.keystone.conftest import TOKEN_LIFETIME, USERS, Keystone, call
+from tests.processes import BIN
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def project(keystone: Keystone):
+    return keystone.project_ids
+
+
+def test_no_invalid_or_revoked_token_is_401(keystone, freezer_url, project):
+    path = f"/v2/{project['alpha']}/backups"
+    for token in (None, "not-a-token"):
+        refused = call(freezer_url, "GET", path, token)
+        assert refused.status_code == 401
+        assert refused.json()["title"] == "Unauthorized"
+        assert refused.headers["WWW-Authenticate"].startswith("Keystone uri=")
+    token = keystone.token("alpha_member")
+    assert call(freezer_url, "GET", path, token).status_code == 200
+    revoked = keystone.session("admin").delete(
+        f"{keystone.url}/v3/auth/tokens", headers={"X-Subject-Token": token}
+    )
+    assert revoked.status_code == 204
+    assert call(freezer_url, "GET", path, token).status_code == 401
+
+
+def test_an_expired_token_is_401(keystone, freezer_url, project):
+    token = keystone.token("alpha_reader")
+    path = f"/v2/{project['alpha']}/backups"
+    assert call(freezer_url, "GET", path, token).status_code == 200
+    time.sleep(TOKEN_LIFETIME + 2)
+    assert call(freezer_url, "GET", path, token).status_code == 401
+
+
+def test_versions_and_healthcheck_need_no_token(freezer_url):
+    assert call(freezer_url, "GET", "/").status_code == 300
+    assert call(freezer_url, "GET", "/healthcheck").status_code == 200
+    assert call(freezer_url, "GET", "/v2").status_code == 401
+
+
+def test_members_write_readers_read_others_are_refused(keystone, freezer_url, project):
+    alpha, beta = project["alpha"], project["beta"]
+    member, reader = keystone.token("alpha_member"), keystone.token("alpha_reader")
+    outsider = keystone.token("beta_member")
+    created = call(freezer_url, "POST", f"/v2/{alpha}/backups", member, json=make_backup())
+    assert created.status_code == 201
+    backup_id = created.json()["backup_id"]
+    stored = call(freezer_url, "GET", f"/v2/{alpha}/backups/{backup_id}", reader).json()
+    assert stored["user_id"] == keystone.user_ids["alpha_member"]
+    assert stored["project_id"] == alpha
+    assert (
+        call(freezer_url, "POST", f"/v2/{alpha}/backups", reader, json=make_backup()).status_code
+        == 403
+    )
+    assert (
+        call(freezer_url, "DELETE", f"/v2/{alpha}/backups/{backup_id}", reader).status_code == 403
+    )
+    assert call(freezer_url, "GET", f"/v2/{alpha}/backups", outsider).status_code == 403
+    assert call(freezer_url, "GET", f"/v2/{beta}/backups/{backup_id}", outsider).status_code == 404
+    assert (
+        call(freezer_url, "DELETE", f"/v2/{beta}/backups/{backup_id}", outsider).status_code == 404
+    )
+    assert call(freezer_url, "GET", f"/v2/{alpha}/backups/{backup_id}", member).status_code == 200
+
+
+def trust_of(keystone: Keystone, trust_id: str) -> int:
+    return keystone.admin("GET", f"/OS-TRUST/trusts/{trust_id}").status_code
+
+
+def test_central_scheduler_jobs_carry_a_reused_trust(keystone, freezer_url, project):
+    alpha = project["alpha"]
+    member, admin = keystone.token("alpha_member"), keystone.token("admin")
+    central = {"client_id": "central.example.org", "hostname": "central", "is_central": True}
+    refused = call(freezer_url, "POST", f"/v2/{alpha}/clients", member, json=central)
+    assert refused.status_code == 403
+    registered = call(freezer_url, "POST", f"/v2/{project['admin']}/clients", admin, json=central)
+    assert registered.status_code == 201
+
+    job = {
+        "client_id": "central.example.org",
+        "job_actions": [{"freezer_action": make_action()}],
+        "user_credentials": {"trust_id": "forged", "trustor_user_id": "someone"},
+    }
+    first = call(freezer_url, "POST", f"/v2/{alpha}/jobs", member, json=job).json()["job_id"]
+    second = call(freezer_url, "POST", f"/v2/{alpha}/jobs", member, json=job).json()["job_id"]
+    credentials = [
+        call(freezer_url, "GET", f"/v2/{alpha}/jobs/{job_id}", member).json()["user_credentials"]
+        for job_id in (first, second)
+    ]
+    assert credentials[0] == credentials[1]
+    trust_id = credentials[0]["trust_id"]
+    assert trust_id != "forged"
+    assert credentials[0]["trustor_user_id"] == keystone.user_ids["alpha_member"]
+    trust = keystone.admin("GET", f"/OS-TRUST/trusts/{trust_id}").json()["trust"]
+    assert trust["trustee_user_id"] == keystone.user_ids["freezer"]
+    assert trust["project_id"] == alpha
+
+    # the central scheduler (the service user) polls every project for its client
+    service = keystone.token("freezer")
+    poll = {"match": [{"client_id": "central.example.org"}]}
+    polled = call(
+        freezer_url,
+        "GET",
+        f"/v2/{project['service']}/jobs?all_projects=true",
+        service,
+        json=poll,
+    ).json()["jobs"]
+    assert {j["job_id"] for j in polled} >= {first, second}
+
+    assert call(freezer_url, "DELETE", f"/v2/{alpha}/jobs/{first}", member).status_code == 204
+    assert trust_of(keystone, trust_id) == 200
+    assert call(freezer_url, "DELETE", f"/v2/{alpha}/jobs/{second}", member).status_code == 204
+    assert trust_of(keystone, trust_id) == 404
+
+
+def freezer_cli(keystone: Keystone, user: str, *args: str) -> str:
+    who = USERS[user]
+    env = {
+        **os.environ,
+        "OS_AUTH_URL": f"{keystone.url}/v3",
+        "OS_USERNAME": who.name,
+        "OS_PASSWORD": who.password,
+        "OS_PROJECT_NAME": who.project,
+        "OS_USER_DOMAIN_ID": "default",
+        "OS_PROJECT_DOMAIN_ID": "default",
+    }
+    result = subprocess.run(
+        [str(BIN / "freezer"), *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_freezer_cli_with_a_keystone_token(keystone, freezer_url, project):
+    alpha = project["alpha"]
+    member = keystone.token("alpha_member")
+    backup_id = call(
+        freezer_url, "POST", f"/v2/{alpha}/backups", member, json=make_backup(backup_name="cli")
+    ).json()["backup_id"]
+    client_id = f"{alpha}_cli.example.org"
+    call(freezer_url, "POST", f"/v2/{alpha}/clients", member, json={"client_id": client_id})
+    job = {"client_id": client_id, "job_actions": [{"freezer_action": make_action()}]}
+    job_id = call(freezer_url, "POST", f"/v2/{alpha}/jobs", member, json=job).json()["job_id"]
+    session = call(freezer_url, "POST", f"/v2/{alpha}/sessions", member, json={"schedule": {}})
+    session_id = session.json()["session_id"]
+
+    assert backup_id in freezer_cli(keystone, "alpha_member", "backup-list")
+    assert client_id in freezer_cli(keystone, "alpha_member", "client-list")
+    assert job_id in freezer_cli(keystone, "alpha_member", "job-list", "--client", client_id)
+    assert "backup" in freezer_cli(keystone, "alpha_member", "action-list")
+    assert session_id in freezer_cli(keystone, "alpha_reader", "session-list")
+    assert backup_id not in freezer_cli(keystone, "beta_member", "backup-list")
