@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from freezer_api.config import Settings
 from freezer_api.storage import open_storage
 from freezer_api.storage.base import Storage
 from freezer_api.storage.sql import migrate
+from tests import throwaway
 
 _timestamps = itertools.count(1_700_000_000)
 
@@ -24,9 +26,40 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(database_url=database_url, **overrides)
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'freezer.db'}"
+#: Server engines under test: their admin URL, from the environment (.ci/run sets them).
+SERVER_ENGINES = {
+    "postgresql": os.environ.get("FREEZER_TEST_POSTGRESQL_URL"),
+    "mariadb": os.environ.get("FREEZER_TEST_MYSQL_URL"),
+}
+
+
+def engines_under_test() -> list[str]:
+    """SQLite always; PostgreSQL and MariaDB when their URL is set."""
+    return ["sqlite", *(name for name, url in SERVER_ENGINES.items() if url)]
+
+
+@pytest.fixture(scope="session")
+def server_databases() -> Iterator[dict[str, str]]:
+    """A throw-away, migrated database on each server engine, dropped at the end."""
+    created: dict[str, str] = {}
+    try:
+        for name, admin_url in SERVER_ENGINES.items():
+            if admin_url:
+                created[name] = throwaway.create(admin_url)
+                migrate.upgrade_url(created[name])
+        yield created
+    finally:
+        for name, url in created.items():
+            throwaway.drop(SERVER_ENGINES[name] or "", url)
+
+
+@pytest.fixture(params=engines_under_test())
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'freezer.db'}"
+    url: str = request.getfixturevalue("server_databases")[request.param]
+    throwaway.empty(url)
+    return url
 
 
 @pytest.fixture

@@ -4,13 +4,26 @@
 from __future__ import annotations
 
 import dataclasses
+import random
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from freezer_api.context import Identity
 from freezer_api.errors import InvalidDocument, NotFound
 from freezer_api.service.search import Search, SearchFields
-from freezer_api.storage.base import Change, Page, Query, Record, Repository, Scope, Storage
+from freezer_api.storage.base import (
+    Change,
+    Page,
+    Query,
+    Record,
+    Repository,
+    Scope,
+    Storage,
+    StorageBusy,
+)
+
+T = TypeVar("T")
 
 #: Fields only the server sets; a body that carries them has them ignored.
 SERVER_FIELDS = frozenset({"user_id", "project_id", "user_name", "user_credentials", "_version"})
@@ -83,6 +96,32 @@ class Rules:
         """Clean up after a record was deleted."""
 
 
+#: How often a transaction that lost a deadlock is run again.
+ATTEMPTS = 4
+
+
+def retrying(operation: Callable[[], T]) -> T:
+    """Run ``operation``, again when the database reports a deadlock or lock timeout."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return operation()
+        except StorageBusy:
+            if attempt == ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+    raise AssertionError("unreachable")
+
+
+def in_transaction(storage: Storage, work: Callable[[Storage], T]) -> T:
+    """Run ``work`` in one transaction; again, from the start, if it lost a deadlock."""
+
+    def attempt() -> T:
+        with storage.atomic() as transaction:
+            return work(transaction)
+
+    return retrying(attempt)
+
+
 class DocumentService:
     """Create, read, update and delete documents of one kind, within a caller's scope."""
 
@@ -92,9 +131,12 @@ class DocumentService:
 
     def create(self, call: Call, body: Any) -> Record:
         """Store a new document. Raises InvalidDocument, Conflict, Unprocessable."""
-        with self._storage.atomic() as storage:
+
+        def work(storage: Storage) -> Record:
             record = self.rules.create(call, storage, body)
             return self.rules.expand(call, storage, [record])[0]
+
+        return in_transaction(self._storage, work)
 
     def get(self, call: Call, doc_id: str) -> Record:
         """Return the document. Raises NotFound, also for another owner's id."""
@@ -117,7 +159,8 @@ class DocumentService:
     def patch(self, call: Call, doc_id: str, body: Any, if_version: int | None) -> Record:
         """Change the given fields of the stored document. Raises NotFound, InvalidDocument."""
         rules = self.rules
-        with self._storage.atomic() as storage:
+
+        def work(storage: Storage) -> Record:
             record = self.update(
                 storage,
                 call,
@@ -127,6 +170,8 @@ class DocumentService:
             )
             return rules.expand(call, storage, [record])[0]
 
+        return in_transaction(self._storage, work)
+
     def replace(
         self, call: Call, doc_id: str, body: Any, if_version: int | None
     ) -> tuple[Record, bool]:
@@ -135,7 +180,8 @@ class DocumentService:
         Returns the record and whether it was created.
         """
         rules = self.rules
-        with self._storage.atomic() as storage:
+
+        def work(storage: Storage) -> tuple[Record, bool]:
             record = rules.repository(storage).update(
                 scope=call.scope,
                 doc_id=doc_id,
@@ -153,14 +199,19 @@ class DocumentService:
                 )
             return rules.expand(call, storage, [record])[0], created
 
+        return in_transaction(self._storage, work)
+
     def delete(self, call: Call, doc_id: str) -> None:
         """Delete the document. Raises NotFound."""
-        with self._storage.atomic() as storage:
+
+        def work(storage: Storage) -> None:
             repository = self.rules.repository(storage)
             record = repository.get(scope=call.scope, doc_id=doc_id)
             if record is None or not repository.delete(scope=call.scope, doc_id=doc_id):
                 raise self.not_found(doc_id)
             self.rules.deleted(call, storage, record)
+
+        in_transaction(self._storage, work)
 
     def update(
         self,

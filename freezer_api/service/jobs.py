@@ -12,7 +12,13 @@ from typing import Any, Protocol
 from freezer_api.context import Identity
 from freezer_api.errors import Conflict, InvalidDocument, NotFound, Unprocessable
 from freezer_api.service.actions import action_document, action_fields, same_definition
-from freezer_api.service.documents import Call, Rules, require_object, without_server_fields
+from freezer_api.service.documents import (
+    Call,
+    Rules,
+    in_transaction,
+    require_object,
+    without_server_fields,
+)
 from freezer_api.service.schemas import JOB, JOB_PATCH, JOB_SCHEDULE, Validator
 from freezer_api.service.search import SearchFields
 from freezer_api.storage.base import (
@@ -324,10 +330,12 @@ class JobEvents:
             changed, outcome["result"] = apply_event(record, event)
             return changed
 
-        with self._storage.atomic() as storage:
-            record = storage.jobs.update(
+        record = in_transaction(
+            self._storage,
+            lambda storage: storage.jobs.update(
                 scope=call.scope, doc_id=job_id, change=change, if_version=if_version
-            )
+            ),
+        )
         if record is None:
             raise NotFound(f"No job found with id {job_id}")
         return str(outcome["result"])

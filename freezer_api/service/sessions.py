@@ -8,7 +8,13 @@ import uuid
 from typing import Any
 
 from freezer_api.errors import InvalidDocument, NotFound
-from freezer_api.service.documents import Call, Rules, require_object, without_server_fields
+from freezer_api.service.documents import (
+    Call,
+    Rules,
+    in_transaction,
+    require_object,
+    without_server_fields,
+)
 from freezer_api.service.jobs import job_fields, require_job
 from freezer_api.service.schemas import JOB_SCHEDULE, SESSION, SESSION_PATCH, Validator
 from freezer_api.service.search import SearchFields
@@ -123,53 +129,61 @@ class SessionActions:
         self._storage = storage
 
     def add_job(self, call: Call, session_id: str, job_id: str) -> None:
-        with self._storage.atomic() as storage:
-            job = require_job(storage, call, job_id)
+        in_transaction(
+            self._storage, lambda storage: self._add_job(storage, call, session_id, job_id)
+        )
 
-            def add(session: Record) -> Change:
-                document = {
-                    **session.doc,
-                    "jobs": {**session.doc.get("jobs", {}), job_id: _job_entry(job)},
-                }
-                return Change(doc=document, fields=session_fields(document))
+    def _add_job(self, storage: Storage, call: Call, session_id: str, job_id: str) -> None:
+        job = require_job(storage, call, job_id)
 
-            session = self._update_session(storage, call, session_id, add)
+        def add(session: Record) -> Change:
+            document = {
+                **session.doc,
+                "jobs": {**session.doc.get("jobs", {}), job_id: _job_entry(job)},
+            }
+            return Change(doc=document, fields=session_fields(document))
 
-            def join(current: Record) -> Change:
-                schedule = {**current.doc["job_schedule"], **session.doc["schedule"]}
-                document = {
-                    **current.doc,
-                    "session_id": session_id,
-                    "session_tag": session.doc["session_tag"],
-                    "job_schedule": schedule,
-                }
-                return Change(doc=document, fields=job_fields(document))
+        session = self._update_session(storage, call, session_id, add)
 
-            storage.jobs.update(scope=call.scope, doc_id=job_id, change=join)
+        def join(current: Record) -> Change:
+            schedule = {**current.doc["job_schedule"], **session.doc["schedule"]}
+            document = {
+                **current.doc,
+                "session_id": session_id,
+                "session_tag": session.doc["session_tag"],
+                "job_schedule": schedule,
+            }
+            return Change(doc=document, fields=job_fields(document))
+
+        storage.jobs.update(scope=call.scope, doc_id=job_id, change=join)
 
     def remove_job(self, call: Call, session_id: str, job_id: str) -> None:
-        with self._storage.atomic() as storage:
+        in_transaction(
+            self._storage, lambda storage: self._remove_job(storage, call, session_id, job_id)
+        )
 
-            def remove(session: Record) -> Change:
-                jobs = dict(session.doc.get("jobs") or {})
-                if jobs.pop(job_id, None) is None:
-                    raise NotFound(f"Job {job_id} is not in session {session_id}")
-                document = {**session.doc, "jobs": jobs}
-                return Change(doc=document, fields=session_fields(document))
+    def _remove_job(self, storage: Storage, call: Call, session_id: str, job_id: str) -> None:
 
-            self._update_session(storage, call, session_id, remove)
+        def remove(session: Record) -> Change:
+            jobs = dict(session.doc.get("jobs") or {})
+            if jobs.pop(job_id, None) is None:
+                raise NotFound(f"Job {job_id} is not in session {session_id}")
+            document = {**session.doc, "jobs": jobs}
+            return Change(doc=document, fields=session_fields(document))
 
-            def leave(current: Record) -> Change:
-                schedule = {**current.doc["job_schedule"], "event": "stop"}
-                document = {
-                    **current.doc,
-                    "session_id": "",
-                    "session_tag": 0,
-                    "job_schedule": schedule,
-                }
-                return Change(doc=document, fields=job_fields(document))
+        self._update_session(storage, call, session_id, remove)
 
-            storage.jobs.update(scope=call.scope, doc_id=job_id, change=leave)
+        def leave(current: Record) -> Change:
+            schedule = {**current.doc["job_schedule"], "event": "stop"}
+            document = {
+                **current.doc,
+                "session_id": "",
+                "session_tag": 0,
+                "job_schedule": schedule,
+            }
+            return Change(doc=document, fields=job_fields(document))
+
+        storage.jobs.update(scope=call.scope, doc_id=job_id, change=leave)
 
     def act(self, call: Call, session_id: str, body: Any) -> Document:
         """Run ``{"start": {...}}`` or ``{"end": {...}}``; return ``{result, session_tag}``."""
@@ -199,8 +213,9 @@ class SessionActions:
             outcome["session_tag"] = document["session_tag"]
             return Change(doc=document, fields=session_fields(document))
 
-        with self._storage.atomic() as storage:
-            self._update_session(storage, call, session_id, change)
+        in_transaction(
+            self._storage, lambda storage: self._update_session(storage, call, session_id, change)
+        )
         return outcome
 
     @staticmethod

@@ -169,6 +169,10 @@ class Storage(Protocol):
         """Release connections."""
 
 
+class StorageBusy(StorageError, StorageUnavailable):
+    """A transaction lost a deadlock or a lock wait; running it again may succeed."""
+
+
 class MarkerNotFound(StorageError, InvalidDocument):
     """The ``marker`` of a page is not a record of this scope."""
 

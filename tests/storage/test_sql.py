@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+from freezer_api.storage import open_storage
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql import migrate
 from freezer_api.storage.sql.models import Base
@@ -24,7 +26,17 @@ def test_sync_is_idempotent(settings, storage):
     assert migrate.current(storage.engine) == migrate.head()
 
 
-def test_sqlite_runs_in_wal_mode_with_full_sync(storage):
+@pytest.fixture
+def sqlite_storage(tmp_path):
+    url = f"sqlite:///{tmp_path / 'plans.db'}"
+    migrate.upgrade_url(url)
+    opened = open_storage(url, {})
+    yield opened
+    opened.close()
+
+
+def test_sqlite_runs_in_wal_mode_with_full_sync(sqlite_storage):
+    storage = sqlite_storage
     with storage.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
@@ -37,7 +49,8 @@ def plan(storage, sql: str, **params) -> str:
     return " | ".join(row[-1] for row in rows)
 
 
-def test_a_page_is_read_through_an_index_without_sorting(storage):
+def test_a_page_is_read_through_an_index_without_sorting(sqlite_storage):
+    storage = sqlite_storage
     # NOTE: the cost of a page must not grow with the table: an index seek, no scan, no sort.
     for where in ("user_id = :v", "project_id = :v", "user_id = :v AND backup_name = :n"):
         found = plan(
@@ -57,7 +70,8 @@ def test_default_drivers_are_filled_in():
     assert engines.normalise_url("sqlite:///x.db").drivername == "sqlite"
 
 
-def test_the_scheduler_poll_is_an_index_seek(storage):
+def test_the_scheduler_poll_is_an_index_seek(sqlite_storage):
+    storage = sqlite_storage
     from freezer_api.service.jobs import JobRules
     from freezer_api.service.search import Search
     from freezer_api.storage.base import Page, Query, Scope

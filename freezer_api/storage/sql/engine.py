@@ -37,6 +37,14 @@ def create_db_engine(url: str, options: Mapping[str, Any]) -> Engine:
     timeout = int(options.get("pool_timeout", 10))
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, timeout, str(options.get("sqlite_synchronous", "FULL")))
+    backend = parsed.get_backend_name()
+    extra: dict[str, Any] = {}
+    if backend == "postgresql":
+        extra["connect_args"] = {"connect_timeout": timeout}
+    elif backend in ("mysql", "mariadb"):
+        extra["connect_args"] = {"connect_timeout": timeout, "charset": "utf8mb4"}
+        # NOTE: fewer gap locks, so concurrent inserts deadlock less.
+        extra["isolation_level"] = "READ COMMITTED"
     return create_engine(
         parsed,
         pool_pre_ping=True,
@@ -44,6 +52,7 @@ def create_db_engine(url: str, options: Mapping[str, Any]) -> Engine:
         max_overflow=int(options.get("max_overflow", 10)),
         pool_timeout=timeout,
         pool_recycle=3600,
+        **extra,
     )
 
 

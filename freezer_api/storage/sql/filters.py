@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import ARRAY, Boolean, ColumnElement, Text, and_, false, func, literal, not_, or_
+from sqlalchemy import ARRAY, ColumnElement, Text, and_, false, func, literal, not_, or_
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql.elements import ColumnClause
 
@@ -73,7 +73,7 @@ def column_equals(column: ColumnClause[Any], value: Any) -> ColumnElement[bool]:
 
 def negated(condition: ColumnElement[bool]) -> ColumnElement[bool]:
     """Return "not ``condition``", where an absent value (NULL) counts as "differs"."""
-    return not_(func.coalesce(condition, sql_cast(false(), Boolean)))
+    return not_(func.coalesce(condition, false()))
 
 
 def any_of(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:

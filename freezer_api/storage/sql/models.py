@@ -22,10 +22,19 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Longest id, name or host the API accepts; the schemas check it before the database does.
 ID_LENGTH = 255
+# NOTE: MariaDB/MySQL compare strings case- and trailing-space-insensitively by default;
+# ids and names are compared exactly, as on the other engines.
+Name = String(ID_LENGTH).with_variant(
+    mysql.VARCHAR(ID_LENGTH, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+Flag = String(32).with_variant(
+    mysql.VARCHAR(32, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 # NOTE: SQLite makes only an INTEGER PRIMARY KEY an alias of its rowid (auto-increment).
 PrimaryKey = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -40,9 +49,9 @@ def _now() -> datetime.datetime:
 
 class DocumentColumns:
     pk: Mapped[int] = mapped_column(PrimaryKey, primary_key=True, autoincrement=True)
-    doc_id: Mapped[str] = mapped_column(String(ID_LENGTH))
-    project_id: Mapped[str] = mapped_column(String(ID_LENGTH))
-    user_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    doc_id: Mapped[str] = mapped_column(Name)
+    project_id: Mapped[str] = mapped_column(Name)
+    user_id: Mapped[str] = mapped_column(Name)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
     updated_at: Mapped[datetime.datetime] = mapped_column(DateTime, default=_now)
@@ -71,14 +80,14 @@ class Backup(DocumentColumns, Base):
         Index("ix_backups_user_host", "user_id", "hostname", "pk"),
     )
 
-    user_name: Mapped[str | None] = mapped_column(String(ID_LENGTH))
-    status: Mapped[str | None] = mapped_column(String(32))
-    container: Mapped[str | None] = mapped_column(String(ID_LENGTH))
-    hostname: Mapped[str | None] = mapped_column(String(ID_LENGTH))
-    backup_name: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    user_name: Mapped[str | None] = mapped_column(Name)
+    status: Mapped[str | None] = mapped_column(Flag)
+    container: Mapped[str | None] = mapped_column(Name)
+    hostname: Mapped[str | None] = mapped_column(Name)
+    backup_name: Mapped[str | None] = mapped_column(Name)
     time_stamp: Mapped[int | None] = mapped_column(BigInteger)
     level: Mapped[int | None] = mapped_column(Integer)
-    job_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    job_id: Mapped[str | None] = mapped_column(Name)
 
 
 class Client(DocumentColumns, Base):
@@ -90,7 +99,7 @@ class Client(DocumentColumns, Base):
         Index("ix_clients_central", "is_central", "pk"),
     )
 
-    hostname: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    hostname: Mapped[str | None] = mapped_column(Name)
     is_central: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -105,11 +114,11 @@ class Job(DocumentColumns, Base):
         Index("ix_jobs_project_session", "project_id", "session_id"),
     )
 
-    client_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
-    session_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
-    status: Mapped[str | None] = mapped_column(String(32))
-    event: Mapped[str | None] = mapped_column(String(32))
-    result: Mapped[str | None] = mapped_column(String(32))
+    client_id: Mapped[str | None] = mapped_column(Name)
+    session_id: Mapped[str | None] = mapped_column(Name)
+    status: Mapped[str | None] = mapped_column(Flag)
+    event: Mapped[str | None] = mapped_column(Flag)
+    result: Mapped[str | None] = mapped_column(Flag)
 
 
 class Action(DocumentColumns, Base):
@@ -120,9 +129,9 @@ class Action(DocumentColumns, Base):
         Index("ix_actions_project_name", "project_id", "backup_name", "pk"),
     )
 
-    action: Mapped[str | None] = mapped_column(String(32))
-    mode: Mapped[str | None] = mapped_column(String(32))
-    backup_name: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    action: Mapped[str | None] = mapped_column(Flag)
+    mode: Mapped[str | None] = mapped_column(Flag)
+    backup_name: Mapped[str | None] = mapped_column(Name)
 
 
 class Session(DocumentColumns, Base):
@@ -132,7 +141,7 @@ class Session(DocumentColumns, Base):
         *owner_indexes("sessions"),
     )
 
-    status: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str | None] = mapped_column(Flag)
 
 
 #: kind name -> table, as the store looks them up

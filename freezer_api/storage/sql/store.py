@@ -35,6 +35,7 @@ from freezer_api.storage.base import (
     Query,
     Record,
     Scope,
+    StorageBusy,
     StorageUnavailable,
     VersionMismatch,
 )
@@ -48,6 +49,20 @@ LOG = logging.getLogger(__name__)
 SHARED_COLUMNS = {"clients": "is_central"}
 
 
+#: SQLSTATEs (PostgreSQL) and error codes (MariaDB/MySQL) of deadlocks and lock waits
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+TRANSIENT_MYSQL_CODES = frozenset({1205, 1213})
+
+
+def is_transient(error: exc.DBAPIError) -> bool:
+    """Tell whether running the transaction again may succeed."""
+    original = error.orig
+    if getattr(original, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return True
+    arguments: tuple[Any, ...] = tuple(getattr(original, "args", ()))
+    return bool(arguments) and arguments[0] in TRANSIENT_MYSQL_CODES
+
+
 @contextlib.contextmanager
 def translated_errors(noun: str, doc_id: str = "") -> Iterator[None]:
     """Turn driver exceptions into storage errors, once for the whole backend."""
@@ -55,14 +70,19 @@ def translated_errors(noun: str, doc_id: str = "") -> Iterator[None]:
         yield
     except exc.IntegrityError:
         raise Conflict(f"{noun} {doc_id} already exists") from None
-    except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
-        LOG.warning("database unavailable: %s", error)
-        raise StorageUnavailable("The database is unavailable; try again later.") from None
     except exc.DBAPIError as error:
+        if is_transient(error):
+            raise StorageBusy("The database is busy; try again.") from None
+        if isinstance(error, (exc.OperationalError, exc.InterfaceError)):
+            LOG.warning("database unavailable: %s", error)
+            raise StorageUnavailable("The database is unavailable; try again later.") from None
         if error.connection_invalidated:
             LOG.warning("database connection lost: %s", error)
             raise StorageUnavailable("The database connection was lost; try again.") from None
         raise
+    except exc.TimeoutError as error:
+        LOG.warning("no database connection free: %s", error)
+        raise StorageUnavailable("The database is overloaded; try again later.") from None
 
 
 def _now() -> datetime.datetime:

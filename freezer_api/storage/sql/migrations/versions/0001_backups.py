@@ -8,13 +8,19 @@ Create Date: 2026-11-26
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
-ID = sa.String(length=255)
+ID = sa.String(length=255).with_variant(
+    mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+FLAG = sa.String(length=32).with_variant(
+    mysql.VARCHAR(32, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 PRIMARY_KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
@@ -37,7 +43,7 @@ def upgrade() -> None:
         "backups",
         *document_columns(),
         sa.Column("user_name", ID, nullable=True),
-        sa.Column("status", sa.String(length=32), nullable=True),
+        sa.Column("status", FLAG, nullable=True),
         sa.Column("container", ID, nullable=True),
         sa.Column("hostname", ID, nullable=True),
         sa.Column("backup_name", ID, nullable=True),

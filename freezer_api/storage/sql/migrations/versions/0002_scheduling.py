@@ -10,14 +10,19 @@ import importlib
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-ID = sa.String(length=255)
-FLAG = sa.String(length=32)
+ID = sa.String(length=255).with_variant(
+    mysql.VARCHAR(255, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+FLAG = sa.String(length=32).with_variant(
+    mysql.VARCHAR(32, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 document_columns = importlib.import_module(
     "freezer_api.storage.sql.migrations.versions.0001_backups"
 ).document_columns
