@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
-# The tests run a real Keystone, installed from PyPI into its own virtualenv.
+# The tests run a real Keystone, and read a real freezer-api 19.0.0 database; each is
+# installed from PyPI into its own virtualenv.
 KEYSTONE_VENV ?= .venv-keystone
+LEGACY_VENV ?= .venv-freezer-api-19
 
 .PHONY: run test lint typecheck check clean
 
@@ -24,13 +26,19 @@ $(KEYSTONE_VENV)/.installed:
 	$(KEYSTONE_VENV)/bin/python -m pip --disable-pip-version-check --quiet install 'keystone>=26' 'gunicorn>=22'
 	touch $@
 
+$(LEGACY_VENV)/.installed:
+	$(PYTHON) -m venv $(LEGACY_VENV)
+	$(LEGACY_VENV)/bin/python -m pip --disable-pip-version-check --quiet install 'freezer-api==19.0.0'
+	touch $@
+
 ## run: install, then serve on 127.0.0.1:9090 with the embedded SQLite database (ARGS=... for flags)
 run: $(VENV)/.installed
 	$(BIN)/freezer-api $(ARGS)
 
 ## test: install what the tests need, then run the whole suite
-test: $(VENV)/.installed-test $(KEYSTONE_VENV)/.installed
-	FREEZER_TEST_KEYSTONE_VENV=$(KEYSTONE_VENV) $(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+test: $(VENV)/.installed-test $(KEYSTONE_VENV)/.installed $(LEGACY_VENV)/.installed
+	FREEZER_TEST_KEYSTONE_VENV=$(KEYSTONE_VENV) FREEZER_TEST_LEGACY_VENV=$(LEGACY_VENV) \
+	    $(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
@@ -42,4 +50,4 @@ typecheck: $(VENV)/.installed-test
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) $(KEYSTONE_VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(KEYSTONE_VENV) $(LEGACY_VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -62,7 +62,7 @@ class ClientRules(Rules):
         client["is_central"] = bool(client.get("is_central", False))
         for name, values in CAPABILITIES.items():
             client.setdefault(name, list(values))
-        return call.new_record(client["client_id"], {"client": client}, self._fields(client))
+        return call.new_record(client["client_id"], {"client": client}, self.fields(client))
 
     @staticmethod
     def _check_central_clash(call: Call, storage: Storage, record: Record) -> None:
@@ -81,7 +81,7 @@ class ClientRules(Rules):
                 )
 
     @staticmethod
-    def _fields(client: dict[str, Any]) -> dict[str, Any]:
+    def fields(client: dict[str, Any]) -> dict[str, Any]:
         return {"hostname": client["hostname"], "is_central": client["is_central"]}
 
     def _reregistered(self, current: Record, record: Record) -> Change:
@@ -89,4 +89,4 @@ class ClientRules(Rules):
         client = dict(current.doc["client"])
         for key in ("description", *CAPABILITIES):
             client[key] = record.doc["client"][key]
-        return Change(doc={"client": client}, fields=self._fields(client))
+        return Change(doc={"client": client}, fields=self.fields(client))

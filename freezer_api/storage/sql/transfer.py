@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Moving a whole catalogue between databases as JSON lines, one record a line.
+
+Each line is ``{"kind", "doc_id", "project_id", "user_id", "version", "created_at",
+"updated_at", "doc", "fields"}``; the format does not depend on the engine, so a site
+can move from SQLite to PostgreSQL or MariaDB with two commands.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import Engine, insert, select
+
+from freezer_api.storage.sql import engine as engines
+from freezer_api.storage.sql.models import TABLES
+from freezer_api.storage.sql.store import translated_errors
+
+CORE = ("doc_id", "project_id", "user_id", "version", "doc")
+BATCH = 1000
+
+
+def _field_names(kind: str) -> list[str]:
+    excluded = {"pk", "created_at", "updated_at", *CORE}
+    return [name for name in TABLES[kind].c.keys() if name not in excluded]
+
+
+def export_records(engine: Engine) -> Iterator[dict[str, Any]]:
+    """Yield every record of every kind, oldest first, streaming from the database."""
+    for kind, table in TABLES.items():
+        fields = _field_names(kind)
+        with translated_errors(kind), engine.connect() as connection:
+            rows = connection.execution_options(yield_per=BATCH).execute(
+                select(table).order_by(table.c.pk)
+            )
+            for row in rows:
+                mapping = row._mapping
+                yield {
+                    "kind": kind,
+                    **{name: mapping[name] for name in CORE},
+                    "created_at": mapping["created_at"].isoformat(),
+                    "updated_at": mapping["updated_at"].isoformat(),
+                    "fields": {name: mapping[name] for name in fields},
+                }
+
+
+def _row(kind: str, record: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(record.get("fields", {})) - set(_field_names(kind))
+    if unknown:
+        raise ValueError(f"{kind} records have no fields {sorted(unknown)}")
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    return {
+        **{name: record[name] for name in CORE if name != "version"},
+        "version": int(record.get("version", 1)),
+        "created_at": _time(record.get("created_at")) or now,
+        "updated_at": _time(record.get("updated_at")) or now,
+        **record.get("fields", {}),
+    }
+
+
+def _time(value: Any) -> datetime.datetime | None:
+    return datetime.datetime.fromisoformat(value) if value else None
+
+
+def import_records(engine: Engine, records: Iterable[dict[str, Any]]) -> Counter[str]:
+    """Insert every record in one transaction: all of them, or none on any error.
+
+    Raises ``Conflict`` when a record already exists, ``ValueError`` on a malformed one.
+    """
+    counts: Counter[str] = Counter()
+    pending: dict[str, list[dict[str, Any]]] = {kind: [] for kind in TABLES}
+    with translated_errors("record"), engines.writer(engine).begin() as connection:
+
+        def flush(kind: str) -> None:
+            if pending[kind]:
+                connection.execute(insert(TABLES[kind]), pending[kind])
+                counts[kind] += len(pending[kind])
+                pending[kind] = []
+
+        for record in records:
+            kind = record.get("kind")
+            if kind not in TABLES:
+                raise ValueError(f"unknown record kind {kind!r}")
+            try:
+                pending[kind].append(_row(kind, record))
+            except (KeyError, TypeError) as error:
+                raise ValueError(f"a {kind} record lacks {error}") from None
+            if len(pending[kind]) >= BATCH:
+                flush(kind)
+        for kind in TABLES:
+            flush(kind)
+    return counts

@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: Apache-2.0
+"""db export / db import: round trips between engines, and freezer-api 19.0.0's database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import falcon.testing
+import pytest
+
+from freezer_api.app import create_app
+from freezer_api.cli import manage
+from freezer_api.storage.sql import migrate
+from tests.conftest import V2, make_action, make_backup, make_job, make_settings, make_v1_backup
+
+ROOT = Path(__file__).resolve().parents[2]
+LEGACY_VENV = Path(os.environ.get("FREEZER_TEST_LEGACY_VENV", ROOT / ".venv-freezer-api-19"))
+
+
+def conf_for(tmp_path: Path, url: str, name: str) -> str:
+    path = tmp_path / f"{name}.conf"
+    path.write_text(f"[database]\nconnection = {url}\n")
+    return str(path)
+
+
+def manage_ok(*argv: str) -> None:
+    assert manage.main(list(argv)) == 0
+
+
+def fill(client: falcon.testing.TestClient) -> None:
+    api = V2(client, "p1")
+    client_id = api.register()
+    job_id = api.created("jobs", make_job(client_id))
+    api.created("backups", make_backup())
+    api.created("actions", {"freezer_action": make_action(), "action_id": "standalone"})
+    session_id = api.created("sessions", {"schedule": {}})
+    api.put(f"sessions/{session_id}/jobs/{job_id}")
+    api.patch(f"jobs/{job_id}", {"description": "changed"})
+    other = V2(client, "p2", user_id="u2")
+    other.created("backups", make_backup(backup_name="other"))
+    client.simulate_post("/v1/backups", json=make_v1_backup(), headers={"X-User-Id": "v1user"})
+
+
+def test_a_round_trip_loses_nothing(client, database_url, tmp_path):
+    fill(client)
+    source = conf_for(tmp_path, database_url, "source")
+    first = tmp_path / "first.jsonl"
+    manage_ok("--config-file", source, "db", "export", "--output", str(first))
+    target_url = f"sqlite:///{tmp_path / 'target.db'}"
+    target = conf_for(tmp_path, target_url, "target")
+    manage_ok("--config-file", target, "db", "sync")
+    manage_ok("--config-file", target, "db", "import", "--input", str(first))
+    second = tmp_path / "second.jsonl"
+    manage_ok("--config-file", target, "db", "export", "--output", str(second))
+    assert first.read_text() == second.read_text()
+    lines = [json.loads(line) for line in first.read_text().splitlines()]
+    assert {line["kind"] for line in lines} == {"backups", "clients", "jobs", "actions", "sessions"}
+
+    served = falcon.testing.TestClient(create_app(make_settings(target_url)))
+    original, copy = V2(client, "p1"), V2(served, "p1")
+    for plural in ("backups", "clients", "jobs", "actions", "sessions"):
+        assert copy.listed(plural) == original.listed(plural)
+
+
+def test_an_import_is_all_or_nothing(client, database_url, tmp_path, capsys):
+    fill(client)
+    conf = conf_for(tmp_path, database_url, "db")
+    dump = tmp_path / "dump.jsonl"
+    manage_ok("--config-file", conf, "db", "export", "--output", str(dump))
+    target_url = f"sqlite:///{tmp_path / 'target.db'}"
+    target = conf_for(tmp_path, target_url, "target")
+    manage_ok("--config-file", target, "db", "sync")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(dump.read_text() + dump.read_text().splitlines()[0] + "\n")
+    assert manage.main(["--config-file", target, "db", "import", "--input", str(broken)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    empty = tmp_path / "empty.jsonl"
+    manage_ok("--config-file", target, "db", "export", "--output", str(empty))
+    assert empty.read_text() == ""
+
+
+@pytest.fixture
+def legacy_database(tmp_path: Path) -> tuple[str, dict]:
+    """A freezer-api 19.0.0 SQLite database, built and filled by 19.0.0's own code."""
+    if not (LEGACY_VENV / "bin" / "freezer-manage").exists():
+        pytest.fail(f"no freezer-api 19.0.0 virtualenv at {LEGACY_VENV}: run 'make test'")
+    url = f"sqlite:///{tmp_path / 'freezer-api-19.db'}"
+    conf = tmp_path / "legacy.conf"
+    conf.write_text(f"[database]\nconnection = {url}\n")
+    subprocess.run(
+        [str(LEGACY_VENV / "bin" / "freezer-manage"), "--config-file", str(conf), "db", "sync"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    seeded = subprocess.run(
+        [
+            str(LEGACY_VENV / "bin" / "python"),
+            str(Path(__file__).with_name("seed_freezer_api_19.py")),
+            str(conf),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return url, json.loads(seeded.stdout)
+
+
+def test_import_from_a_freezer_api_19_database(client, database_url, legacy_database, tmp_path):
+    legacy_url, expected = legacy_database
+    conf = conf_for(tmp_path, database_url, "db")
+    manage_ok("--config-file", conf, "db", "import", "--from-freezer-api", legacy_url)
+    api = V2(client, "p1")
+    api.headers["X-Roles"] = "member,reader"
+
+    backups = api.listed("backups")
+    assert backups == expected["backups"]
+    assert api.get(f"backups/{expected['deleted_backup']}").status_code == 404
+
+    old_job = expected["job"]
+    job = api.get(f"jobs/{old_job['job_id']}").json
+    for key in ("job_id", "project_id", "user_id", "client_id", "description", "job_schedule"):
+        assert job[key] == old_job[key], key
+    for new, old in zip(job["job_actions"], old_job["job_actions"], strict=True):
+        assert new["action_id"] == old["action_id"]
+        assert new["max_retries"] == old["max_retries"]
+        assert new["freezer_action"] == old["freezer_action"]
+
+    old_action = expected["action"]
+    action = api.get(f"actions/{old_action['action_id']}").json
+    assert action["freezer_action"] == old_action["freezer_action"]
+    assert action["max_retries"] == old_action["max_retries"]
+
+    old_session = expected["session"]
+    session = api.get(f"sessions/{old_session['session_id']}").json
+    for key in ("description", "schedule", "session_tag", "status", "hold_off", "time_start"):
+        assert session[key] == old_session[key], key
+
+    client_doc = api.get(f"clients/{expected['client_id']}").json
+    assert client_doc["client"]["hostname"] == "host1"
+    # the imported catalogue is fully usable: the scheduler's poll finds the job
+    poll = {"match_not": [{"status": "completed"}], "match": [{"client_id": "p1_host1"}]}
+    assert [j["job_id"] for j in api.listed("jobs", poll)] == [old_job["job_id"]]
+    migrate.upgrade_url(database_url)
