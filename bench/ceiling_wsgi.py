@@ -1,0 +1,12 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The ceiling: a bare WSGI app answering 1 KB of JSON, served like the API."""
+
+import json
+
+BODY = json.dumps({"backup_metadata": {"padding": "x" * 980}}).encode()
+HEADERS = [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))]
+
+
+def application(environ, start_response):
+    start_response("200 OK", HEADERS)
+    return [BODY]

@@ -1,0 +1,489 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Benchmark this server against freezer-api 19.0.0 and a bare WSGI ceiling, side by side.
+
+    .venv/bin/python bench/run.py [--rows 1000,10000] [--concurrency 1,16,64] [--duration 5]
+
+Run by hand (``make bench``), never in CI. It installs freezer-api 19.0.0 (and uwsgi)
+into ``.venv-freezer-api-19``, serves each contender with 2 processes on a fresh SQLite
+database, prefills the backups (this server through ``freezer-manage db import``, the
+bulk path; 19.0.0 with SQL inserts into its own tables), measures every scenario with wrk,
+and prints a Markdown table (req/s, p50/p99 latency, server CPU per request, largest RSS)
+with the ratio ours/theirs. It also checks that what it reads back is what it wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+OURS_BIN = Path(sys.executable).parent
+LEGACY_VENV = Path(os.environ.get("FREEZER_BENCH_LEGACY_VENV", ROOT / ".venv-freezer-api-19"))
+PROJECT = "bench"
+HEADERS = {
+    "X-Identity-Status": "Confirmed",
+    "X-User-Id": "bench-user",
+    "X-Project-Id": PROJECT,
+    "X-Roles": "member,reader",
+}
+PROCESSES = 2
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def backup(index: int) -> dict[str, Any]:
+    return {
+        "backup_name": f"name-{index % 100}",
+        "container": f"container-{index % 10}",
+        "hostname": f"host-{index % 50}",
+        "time_stamp": 1_700_000_000 + index,
+        "curr_backup_level": index % 5,
+        "mode": "fs",
+        "path_to_backup": "/etc",
+        "fs_real_path": "/etc",
+        "client_os": "linux",
+        "compression": "gzip",
+        "storage": "swift",
+    }
+
+
+# -- servers --------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    base: str
+    process: subprocess.Popen[bytes]
+
+    def pids(self) -> list[int]:
+        """The server's process and its children (the workers)."""
+        found = [self.process.pid]
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(stat[1]) == self.process.pid:
+                    found.append(int(entry.name))
+        return found
+
+    def cpu_seconds(self) -> float:
+        total = 0
+        for pid in self.pids():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(stat[11]) + int(stat[12])
+        return total / CLK_TCK
+
+    def largest_rss_mb(self) -> float:
+        largest = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        largest = max(largest, int(line.split()[1]))
+        return largest / 1024
+
+
+@contextlib.contextmanager
+def serve(name: str, argv: list[str], port: int, env: dict[str, str], log: Path) -> Iterator[Server]:
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            argv,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **env},
+            start_new_session=True,
+            # NOTE: not the repository, whose freezer_api/ would shadow 19.0.0's package.
+            cwd=log.parent,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{base}/v2/{PROJECT}/backups?limit=1", headers=HEADERS, timeout=5)
+                break
+            except requests.RequestException:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} did not start; see {log}") from None
+                time.sleep(0.2)
+        yield Server(name, base, process)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT if "uwsgi" in argv[0] else signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def ours(directory: Path, rows: int) -> contextlib.AbstractContextManager[Server]:
+    port = free_port()
+    conf = directory / "ours.conf"
+    conf.write_text(
+        f"[DEFAULT]\nbind_port = {port}\nworkers = {PROCESSES}\n"
+        f"[database]\nconnection = sqlite:///{directory / 'ours.db'}\n"
+        f"[api]\nmax_limit = 1000\n"
+    )
+    manage = [str(OURS_BIN / "freezer-manage"), "--config-file", str(conf), "db"]
+    subprocess.run([*manage, "sync"], check=True, capture_output=True)
+    lines = directory / "prefill.jsonl"
+    write_prefill(lines, rows)
+    subprocess.run([*manage, "import", "--input", str(lines)], check=True, capture_output=True)
+    argv = [str(OURS_BIN / "freezer-api"), "--config-file", str(conf)]
+    return serve("ours", argv, port, {}, directory / "ours.log")
+
+
+def write_prefill(path: Path, rows: int) -> None:
+    sys.path.insert(0, str(ROOT))
+    from freezer_api.service.backups import index_fields
+
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None).isoformat()
+    with path.open("w") as output:
+        for index in range(rows):
+            metadata = backup(index)
+            record = {
+                "kind": "backups",
+                "doc_id": uuid.uuid4().hex,
+                "project_id": PROJECT,
+                "user_id": "bench-user",
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+                "doc": {"status": "available", "backup_metadata": metadata},
+                "fields": index_fields(metadata, "available"),
+            }
+            output.write(json.dumps(record) + "\n")
+
+
+def legacy(directory: Path, rows: int) -> contextlib.AbstractContextManager[Server]:
+    port = free_port()
+    conf = directory / "legacy.conf"
+    url = f"sqlite:///{directory / 'legacy.db'}"
+    conf.write_text(f"[database]\nconnection = {url}\n")
+    bin_dir = LEGACY_VENV / "bin"
+    subprocess.run(
+        [str(bin_dir / "freezer-manage"), "--config-file", str(conf), "db", "sync"],
+        check=True,
+        capture_output=True,
+    )
+    prefill_legacy(directory / "legacy.db", rows)
+    argv = [
+        str(bin_dir / "uwsgi"),
+        "--http11-socket",
+        f"127.0.0.1:{port}",
+        "--processes",
+        str(PROCESSES),
+        "--master",
+        "--need-app",
+        "--disable-logging",
+        "--wsgi-file",
+        str(BENCH / "legacy_wsgi.py"),
+    ]
+    env = {"FREEZER_BENCH_CONF": str(conf)}
+    return serve("freezer-api 19.0.0", argv, port, env, directory / "legacy.log")
+
+
+def prefill_legacy(database: Path, rows: int) -> None:
+    import sqlite3
+
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None).isoformat(sep=" ")
+    connection = sqlite3.connect(database)
+    with connection:
+        connection.executemany(
+            "INSERT INTO backups (id, job_id, project_id, user_id, status, backup_metadata,"
+            " created_at, updated_at, deleted) VALUES (?, NULL, ?, ?, 'available', ?, ?, ?, 0)",
+            (
+                (uuid.uuid4().hex, PROJECT, "bench-user", json.dumps(backup(i)), now, now)
+                for i in range(rows)
+            ),
+        )
+    connection.close()
+
+
+def ceiling(directory: Path) -> contextlib.AbstractContextManager[Server]:
+    port = free_port()
+    argv = [
+        str(OURS_BIN / "gunicorn"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(PROCESSES),
+        "--threads",
+        "4",
+        "--worker-class",
+        "gthread",
+        "--chdir",
+        str(BENCH),
+        "ceiling_wsgi:application",
+    ]
+    return serve("ceiling", argv, port, {}, directory / "ceiling.log")
+
+
+def ensure_legacy_venv() -> None:
+    if not (LEGACY_VENV / "bin" / "uwsgi").exists():
+        if not (LEGACY_VENV / "bin" / "python").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(LEGACY_VENV)], check=True)
+        pip = [str(LEGACY_VENV / "bin" / "python"), "-m", "pip", "-q", "install"]
+        subprocess.run([*pip, "freezer-api==19.0.0", "uwsgi"], check=True)
+
+
+# -- scenarios --------------------------------------------------------------------------------
+
+
+def scenarios() -> dict[str, list[tuple[int, str, str, str]]]:
+    search = json.dumps({"match": [{"backup_name": "name-17"}]})
+    by_host = json.dumps({"match": [{"hostname": "host-3"}]})
+    poll = json.dumps(
+        {"match_not": [{"status": "completed"}], "match": [{"client_id": "bench_client-3"}]}
+    )
+    post = json.dumps(backup(424242))
+    base = f"/v2/{PROJECT}"
+    return {
+        "GET backup by id": [(1, "GET", f"{base}/backups/{{id}}", "-")],
+        "POST backup": [(1, "POST", f"{base}/backups", post)],
+        "list, limit=10": [(1, "GET", f"{base}/backups?limit=10", "-")],
+        "list, limit=100": [(1, "GET", f"{base}/backups?limit=100", "-")],
+        "search backup_name (GET body)": [(1, "GET", f"{base}/backups", search)],
+        "search hostname (GET body)": [(1, "GET", f"{base}/backups", by_host)],
+        "search backup_name (query string)": [
+            (1, "GET", f"{base}/backups?backup_name=name-17", "-")
+        ],
+        "scheduler poll (1,000 jobs)": [(1, "GET", f"{base}/jobs?limit=10", poll)],
+        "mixed": [
+            (60, "GET", f"{base}/backups/{{id}}", "-"),
+            (20, "POST", f"{base}/backups", post),
+            (10, "GET", f"{base}/backups?limit=10", "-"),
+            (5, "GET", f"{base}/backups?limit=100", "-"),
+            (5, "GET", f"{base}/backups", search),
+        ],
+    }
+
+
+#: freezer-api 19.0.0 ignores filters in the query string, so it cannot be compared there.
+NOT_FOR_LEGACY = {"search backup_name (query string)"}
+
+
+@dataclass
+class Measure:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms: float
+    rss_mb: float
+    errors: int
+
+
+def measure(
+    server: Server, plan: list[tuple[int, str, str, str]], ids: Path, concurrency: int, seconds: int
+) -> Measure:
+    with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as handle:
+        for weight, method, path, body in plan:
+            handle.write(f"{weight}\t{method}\t{path}\t{body}\n")
+    env = {**os.environ, "BENCH_REQUESTS": handle.name, "BENCH_IDS": str(ids)}
+    before = server.cpu_seconds()
+    result = subprocess.run(
+        [
+            "wrk",
+            f"-t{min(2, concurrency)}",
+            f"-c{concurrency}",
+            f"-d{seconds}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(BENCH / "request.lua"),
+            server.base,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    cpu = server.cpu_seconds() - before
+    os.unlink(handle.name)
+    line = next(line for line in result.stdout.splitlines() if line.startswith("BENCH "))
+    count, micros, p50, p99, errors = line.split()[1:]
+    total = max(int(count), 1)
+    return Measure(
+        requests_per_s=int(count) / (int(micros) / 1e6),
+        p50_ms=float(p50) / 1000,
+        p99_ms=float(p99) / 1000,
+        cpu_ms=cpu * 1000 / total,
+        rss_mb=server.largest_rss_mb(),
+        errors=int(errors),
+    )
+
+
+# -- setup helpers ------------------------------------------------------------------------------
+
+
+def backup_ids(server: Server, path: Path, count: int = 2000) -> Path:
+    """Collect ids to GET, through the list API."""
+    found: list[str] = []
+    offset = 0
+    while len(found) < count:
+        page = requests.get(
+            f"{server.base}/v2/{PROJECT}/backups?limit=100&offset={offset}",
+            headers=HEADERS,
+            timeout=600,
+        ).json()["backups"]
+        if not page:
+            break
+        found += [item["backup_id"] for item in page]
+        offset += len(page)
+    path.write_text("\n".join(found) + "\n")
+    return path
+
+
+def add_jobs(server: Server, count: int) -> None:
+    """Register 20 clients and ``count`` jobs spread over them, some completed."""
+    session = requests.Session()
+    for number in range(20):
+        client = {"client_id": f"bench_client-{number}", "hostname": f"client-{number}"}
+        session.post(f"{server.base}/v2/{PROJECT}/clients", json=client, headers=HEADERS, timeout=60)
+    action = {"action": "backup", "mode": "fs", "path_to_backup": "/etc", "backup_name": "etc"}
+    for number in range(count):
+        job = {
+            "client_id": f"bench_client-{number % 20}",
+            "job_schedule": {"status": "completed" if number % 3 == 0 else "scheduled"},
+            "job_actions": [{"freezer_action": action}],
+        }
+        created = session.post(f"{server.base}/v2/{PROJECT}/jobs", json=job, headers=HEADERS, timeout=60)
+        created.raise_for_status()
+
+
+def verify(server: Server) -> None:
+    """What is read back must be what was written."""
+    for index in range(20):
+        written = {**backup(10_000_000 + index), "check": uuid.uuid4().hex}
+        created = requests.post(
+            f"{server.base}/v2/{PROJECT}/backups", json=written, headers=HEADERS, timeout=60
+        )
+        created.raise_for_status()
+        backup_id = created.json()["backup_id"]
+        read = requests.get(
+            f"{server.base}/v2/{PROJECT}/backups/{backup_id}", headers=HEADERS, timeout=60
+        ).json()
+        if read["backup_metadata"] != written:
+            raise AssertionError(f"{server.name} returned {read} for {written}")
+
+
+# -- report --------------------------------------------------------------------------------------
+
+
+def row(label: str, mine: Measure, theirs: Measure | None, ceiling_rps: float | None) -> str:
+    ratio = f"{mine.requests_per_s / theirs.requests_per_s:.1f}x" if theirs else "n/a"
+    them = (
+        f"{theirs.requests_per_s:.1f} | {theirs.p50_ms:.1f} / {theirs.p99_ms:.1f} | "
+        f"{theirs.cpu_ms:.2f} | {theirs.rss_mb:.0f}"
+        if theirs
+        else "n/a | | |"
+    )
+    share = f" ({100 * mine.requests_per_s / ceiling_rps:.0f}% of ceiling)" if ceiling_rps else ""
+    errors = f" **{mine.errors} errors**" if mine.errors else ""
+    return (
+        f"| {label} | {mine.requests_per_s:.1f}{share}{errors} | {mine.p50_ms:.1f} / "
+        f"{mine.p99_ms:.1f} | {mine.cpu_ms:.2f} | {mine.rss_mb:.0f} | {them} | {ratio} |"
+    )
+
+
+HEADER = (
+    "| scenario | ours req/s | ours p50/p99 ms | ours CPU ms/req | ours RSS MB | "
+    "19.0.0 req/s | 19.0.0 p50/p99 ms | 19.0.0 CPU ms/req | 19.0.0 RSS MB | ours/19.0.0 |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", default="1000,10000", help="stored backups, comma-separated")
+    parser.add_argument("--concurrency", default="1,16,64")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
+    parser.add_argument(
+        "--legacy-max-rows",
+        type=int,
+        default=10_000,
+        help="largest table freezer-api 19.0.0 is measured on (its searches read every row)",
+    )
+    parser.add_argument("--only", help="measure only the scenarios whose name contains this")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is needed: apt-get install wrk", file=sys.stderr)
+        return 1
+    ensure_legacy_venv()
+    plans = {
+        name: plan
+        for name, plan in scenarios().items()
+        if not args.only or args.only in name
+    }
+    print(f"# {datetime.date.today()} on {os.cpu_count()} cores; {PROCESSES} processes each; SQLite\n")
+    with tempfile.TemporaryDirectory(prefix="freezer-bench-") as work:
+        directory = Path(work)
+        with ceiling(directory) as top:
+            ceiling_rps = measure(top, [(1, "GET", "/", "-")], Path("/dev/null"), 16, args.duration)
+        print(f"ceiling (bare WSGI, 1 KB JSON, c=16): {ceiling_rps.requests_per_s:.0f} req/s\n")
+        for rows in (int(value) for value in args.rows.split(",")):
+            run_size(directory / f"rows-{rows}", rows, args, plans, ceiling_rps.requests_per_s)
+    return 0
+
+
+def run_size(
+    directory: Path, rows: int, args: argparse.Namespace, plans: dict[str, Any], ceiling_rps: float
+) -> None:
+    directory.mkdir()
+    contenders = [ours(directory, rows)]
+    if rows <= args.legacy_max_rows:
+        contenders.append(legacy(directory, rows))
+    with contextlib.ExitStack() as stack:
+        servers = [stack.enter_context(contender) for contender in contenders]
+        for server in servers:
+            verify(server)
+            add_jobs(server, 1000)
+        ids = {server.name: backup_ids(server, directory / f"ids-{server.name}.txt") for server in servers}
+        for concurrency in (int(value) for value in args.concurrency.split(",")):
+            print(f"## {rows:,} backups, concurrency {concurrency}\n\n{HEADER}")
+            for name, plan in plans.items():
+                results = [
+                    measure(server, plan, ids[server.name], concurrency, args.duration)
+                    if server.name == "ours" or name not in NOT_FOR_LEGACY
+                    else None
+                    for server in servers
+                ]
+                theirs = results[1] if len(results) > 1 else None
+                share = ceiling_rps if name == "GET backup by id" else None
+                assert results[0] is not None
+                print(row(name, results[0], theirs, share), flush=True)
+            print()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
