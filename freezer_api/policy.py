@@ -7,6 +7,8 @@ project scope); operators override them in ``policy.yaml`` as usual.
 
 from __future__ import annotations
 
+import time
+
 from oslo_config import cfg
 from oslo_policy import policy
 
@@ -109,9 +111,14 @@ def rule_names() -> frozenset[str]:
 class Policy:
     """Authorizes callers with oslo.policy; unknown rules are refused."""
 
+    #: seconds a decision is remembered before the policy file is looked at again
+    CACHE_SECONDS = 5.0
+
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self._enforcer = policy.Enforcer(conf)
         self._enforcer.register_defaults(list_rules())
+        self._decisions: dict[tuple[str, str, str, frozenset[str], str], bool] = {}
+        self._decided_since = time.monotonic()
 
     def load(self) -> None:
         """Read the policy file now, so that a broken one stops the service at start.
@@ -130,6 +137,24 @@ class Policy:
             raise Forbidden(f"Policy does not allow {rule} on project {project_id}.")
 
     def allows(self, rule: str, identity: Identity, project_id: str) -> bool:
+        """Decide, remembering decisions briefly: they depend only on these inputs.
+
+        NOTE: oslo.policy looks at the policy file on every decision; remembering them
+        for a few seconds keeps file changes effective without that cost per request.
+        """
+        now = time.monotonic()
+        if now - self._decided_since > self.CACHE_SECONDS:
+            self._decisions = {}
+            self._decided_since = now
+        key = (rule, identity.user_id, identity.project_id, identity.roles, project_id)
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = self._decide(rule, identity, project_id)
+            if len(self._decisions) < 10_000:
+                self._decisions[key] = decision
+        return decision
+
+    def _decide(self, rule: str, identity: Identity, project_id: str) -> bool:
         credentials = {
             "user_id": identity.user_id,
             "project_id": identity.project_id,

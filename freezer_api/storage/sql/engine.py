@@ -78,8 +78,10 @@ def _sqlite_engine(url: URL, timeout: int, synchronous: str) -> Engine:
     def _begin(connection: Any) -> None:
         # NOTE: a writer that began DEFERRED could fail to upgrade its read lock while
         # another process writes; IMMEDIATE waits for the lock (busy_timeout) instead.
-        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # A reader needs no transaction: each SELECT sees one consistent WAL snapshot.
+        mode = connection.get_execution_options().get("sqlite_begin")
+        if mode is not None:
+            connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
