@@ -13,8 +13,9 @@ import sys
 sys.argv = [sys.argv[0], "--config-file", os.environ["FREEZER_BENCH_CONF"]]
 
 from freezer_api.api.common import middleware  # noqa: E402
-from freezer_api.cmd import api  # noqa: E402
 from freezer_api.common import config  # noqa: E402
+
+from freezer_api.cmd import api  # noqa: E402
 
 config.parse_args(args=sys.argv[1:])
 v2 = middleware.ContextMiddleware(api.build_app_v2())

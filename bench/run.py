@@ -113,7 +113,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(name: str, argv: list[str], port: int, env: dict[str, str], log: Path) -> Iterator[Server]:
+def serve(
+    name: str, argv: list[str], port: int, env: dict[str, str], log: Path
+) -> Iterator[Server]:
     with log.open("wb") as output:
         process = subprocess.Popen(
             argv,
@@ -369,7 +371,9 @@ def add_jobs(server: Server, count: int) -> None:
     session = requests.Session()
     for number in range(20):
         client = {"client_id": f"bench_client-{number}", "hostname": f"client-{number}"}
-        session.post(f"{server.base}/v2/{PROJECT}/clients", json=client, headers=HEADERS, timeout=60)
+        session.post(
+            f"{server.base}/v2/{PROJECT}/clients", json=client, headers=HEADERS, timeout=60
+        )
     action = {"action": "backup", "mode": "fs", "path_to_backup": "/etc", "backup_name": "etc"}
     for number in range(count):
         job = {
@@ -377,7 +381,9 @@ def add_jobs(server: Server, count: int) -> None:
             "job_schedule": {"status": "completed" if number % 3 == 0 else "scheduled"},
             "job_actions": [{"freezer_action": action}],
         }
-        created = session.post(f"{server.base}/v2/{PROJECT}/jobs", json=job, headers=HEADERS, timeout=60)
+        created = session.post(
+            f"{server.base}/v2/{PROJECT}/jobs", json=job, headers=HEADERS, timeout=60
+        )
         created.raise_for_status()
 
 
@@ -440,12 +446,10 @@ def main() -> int:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 1
     ensure_legacy_venv()
-    plans = {
-        name: plan
-        for name, plan in scenarios().items()
-        if not args.only or args.only in name
-    }
-    print(f"# {datetime.date.today()} on {os.cpu_count()} cores; {PROCESSES} processes each; SQLite\n")
+    plans = {name: plan for name, plan in scenarios().items() if not args.only or args.only in name}
+    print(
+        f"# {datetime.date.today()} on {os.cpu_count()} cores; {PROCESSES} processes each; SQLite\n"
+    )
     with tempfile.TemporaryDirectory(prefix="freezer-bench-") as work:
         directory = Path(work)
         with ceiling(directory) as top:
@@ -468,7 +472,10 @@ def run_size(
         for server in servers:
             verify(server)
             add_jobs(server, 1000)
-        ids = {server.name: backup_ids(server, directory / f"ids-{server.name}.txt") for server in servers}
+        ids = {
+            server.name: backup_ids(server, directory / f"ids-{server.name}.txt")
+            for server in servers
+        }
         for concurrency in (int(value) for value in args.concurrency.split(",")):
             print(f"## {rows:,} backups, concurrency {concurrency}\n\n{HEADER}")
             for name, plan in plans.items():

@@ -16,7 +16,6 @@ from freezer_api.context import Identity
 from freezer_api.policy import Policy
 from freezer_api.policy import rule_names as policy_rules
 from freezer_api.service.documents import Call, DocumentService
-from freezer_api.service.jobs import JobEvents
 from freezer_api.service.sessions import SessionActions
 from freezer_api.storage.base import Document, Record, Scope
 
@@ -230,39 +229,33 @@ class DocumentResource:
         resp.media = self._kind.updated(record)
 
 
-class JobEventResource:
-    """``POST .../jobs/{doc_id}/event``: 202 ``{"result": ...}``."""
+class CommandResource:
+    """``POST`` to an item's sub-resource that runs a command: 202 and its outcome.
 
-    def __init__(self, kind: Kind, events: JobEvents, limits: Limits, policy: Policy) -> None:
+    Serves ``.../jobs/{doc_id}/event`` and ``.../sessions/{doc_id}/action``.
+    """
+
+    def __init__(
+        self,
+        kind: Kind,
+        rule: str,
+        run: Callable[[Call, str, Any, int | None], Document],
+        limits: Limits,
+        policy: Policy,
+    ) -> None:
         self._guard = Guard(kind, policy)
-        self._events = events
+        self._rule = rule
+        self._run = run
         self._limits = limits
 
     def on_post(
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
     ) -> None:
-        call = self._guard.call(req, project_id, "jobs:event:create")
+        call = self._guard.call(req, project_id, self._rule)
         if_version = compat.if_match_version(req)
         body = compat.read_object(req, self._limits.max_body_size)
         resp.status = falcon.HTTP_202
-        resp.media = {"result": self._events.send(call, doc_id, body, if_version)}
-
-
-class SessionActionResource:
-    """``POST .../sessions/{doc_id}/action``: 202 ``{"result", "session_tag"}``."""
-
-    def __init__(self, kind: Kind, actions: SessionActions, limits: Limits, policy: Policy) -> None:
-        self._guard = Guard(kind, policy)
-        self._actions = actions
-        self._limits = limits
-
-    def on_post(
-        self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
-    ) -> None:
-        call = self._guard.call(req, project_id, "sessions:action:create")
-        body = compat.read_object(req, self._limits.max_body_size)
-        resp.status = falcon.HTTP_202
-        resp.media = self._actions.act(call, doc_id, body)
+        resp.media = self._run(call, doc_id, body, if_version)
 
 
 class SessionJobResource:

@@ -11,21 +11,21 @@ import falcon
 from freezer_api.api import views
 from freezer_api.api.resources import (
     ApiVersion,
+    CommandResource,
     DocumentResource,
     HomeResource,
-    JobEventResource,
     Kind,
     Limits,
-    SessionActionResource,
     SessionJobResource,
     VersionsResource,
     project_scope,
     user_scope,
 )
 from freezer_api.policy import Policy
-from freezer_api.service.documents import DocumentService
+from freezer_api.service.documents import Call, DocumentService
 from freezer_api.service.jobs import JobEvents
 from freezer_api.service.sessions import SessionActions
+from freezer_api.storage.base import Document
 
 VERSIONS = (
     ApiVersion(id="v2", status="CURRENT", updated="2018-02-21T13:30:00"),
@@ -123,6 +123,13 @@ def add_routes(
     app.add_route("/v2", HomeResource(v2_json_home()))
     events = JobEvents(storage)
     session_actions = SessionActions(storage)
+
+    def send_event(call: Call, doc_id: str, body: Any, if_version: int | None) -> Document:
+        return {"result": events.send(call, doc_id, body, if_version)}
+
+    def act(call: Call, doc_id: str, body: Any, if_version: int | None) -> Document:
+        return session_actions.act(call, doc_id, body, if_version)
+
     for version, prefix, kinds in (
         ("v1", "/v1", V1_KINDS),
         ("v2", "/v2/{project_id}", V2_KINDS),
@@ -134,12 +141,12 @@ def add_routes(
             if kind.plural == "jobs":
                 app.add_route(
                     f"{prefix}/jobs/{{doc_id}}/event",
-                    JobEventResource(kind, events, limits, policy),
+                    CommandResource(kind, "jobs:event:create", send_event, limits, policy),
                 )
             if kind.plural == "sessions":
                 app.add_route(
                     f"{prefix}/sessions/{{doc_id}}/action",
-                    SessionActionResource(kind, session_actions, limits, policy),
+                    CommandResource(kind, "sessions:action:create", act, limits, policy),
                 )
                 app.add_route(
                     f"{prefix}/sessions/{{doc_id}}/jobs/{{job_id}}",

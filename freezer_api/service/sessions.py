@@ -185,7 +185,9 @@ class SessionActions:
 
         storage.jobs.update(scope=call.scope, doc_id=job_id, change=leave)
 
-    def act(self, call: Call, session_id: str, body: Any) -> Document:
+    def act(
+        self, call: Call, session_id: str, body: Any, if_version: int | None = None
+    ) -> Document:
         """Run ``{"start": {...}}`` or ``{"end": {...}}``; return ``{result, session_tag}``."""
         if not isinstance(body, dict) or len(body) != 1:
             raise InvalidDocument(
@@ -214,7 +216,8 @@ class SessionActions:
             return Change(doc=document, fields=session_fields(document))
 
         in_transaction(
-            self._storage, lambda storage: self._update_session(storage, call, session_id, change)
+            self._storage,
+            lambda storage: self._update_session(storage, call, session_id, change, if_version),
         )
         return outcome
 
@@ -263,8 +266,12 @@ class SessionActions:
         return document, "success"
 
     @staticmethod
-    def _update_session(storage: Storage, call: Call, session_id: str, change: Any) -> Record:
-        record = storage.sessions.update(scope=call.scope, doc_id=session_id, change=change)
+    def _update_session(
+        storage: Storage, call: Call, session_id: str, change: Any, if_version: int | None = None
+    ) -> Record:
+        record = storage.sessions.update(
+            scope=call.scope, doc_id=session_id, change=change, if_version=if_version
+        )
         if record is None:
             raise NotFound(f"No session found with id {session_id}")
         return record
