@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from freezer_api.context import Identity
 from freezer_api.errors import InvalidDocument, NotFound
+from freezer_api.service.schemas import DOC_ID, Validator
 from freezer_api.service.search import Search, SearchFields
 from freezer_api.storage.base import (
     Change,
@@ -24,6 +25,9 @@ from freezer_api.storage.base import (
 )
 
 T = TypeVar("T")
+
+#: What an id chosen in a URL must look like to create a document.
+NEW_ID = Validator(DOC_ID, "id")
 
 #: Fields only the server sets; a body that carries them has them ignored.
 SERVER_FIELDS = frozenset({"user_id", "project_id", "user_name", "user_credentials", "_version"})
@@ -194,6 +198,7 @@ class DocumentService:
                 if not rules.replace_creates or if_version is not None or taken:
                     # NOTE: an id of another owner's is "not found" here, as everywhere.
                     raise self.not_found(doc_id)
+                NEW_ID.check(doc_id)
                 record = rules.repository(storage).insert(
                     rules.new_record(call, storage, body, doc_id)
                 )

@@ -36,7 +36,8 @@ SCHEDULE_KEYS = frozenset(JOB_SCHEDULE["properties"])
 
 
 def session_fields(document: Document) -> dict[str, Any]:
-    return {"status": document.get("status")}
+    status = document.get("status")
+    return {"status": status if isinstance(status, str) and len(status) <= 32 else None}
 
 
 def new_session(body: Document) -> Document:

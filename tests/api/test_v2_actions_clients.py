@@ -146,3 +146,28 @@ def test_v1_client_reregistration_is_409(client):
     alice = v1(client, "alice")
     alice.register("alice-host.example.org")
     assert alice.post("clients", {"client_id": "alice-host.example.org"}).status_code == 409
+
+
+@pytest.mark.parametrize("plural", ["jobs", "actions", "sessions"])
+def test_ids_chosen_in_the_url_are_checked(api, plural):
+    bodies = {
+        "jobs": make_job(api.register()),
+        "actions": {"freezer_action": make_action()},
+        "sessions": {"schedule": {}},
+    }
+    longest = "x" * 255
+    assert api.post(f"{plural}/{longest}", bodies[plural]).status_code == 201
+    assert api.get(f"{plural}/{longest}").status_code == 200
+    too_long = api.post(f"{plural}/{'y' * 256}", bodies[plural])
+    assert too_long.status_code == 400, too_long.text
+    assert api.post(f"{plural}/bad%20id", bodies[plural]).status_code == 400
+
+
+def test_long_but_valid_names_are_stored_on_every_engine(api):
+    client_id = api.register("p" * 150 + "_" + "h" * 60 + ".example.org")
+    assert api.get(f"clients/{client_id}").status_code == 200
+    backup = {"backup_name": "n" * 255, "container": "c" * 255, "hostname": "h" * 255}
+    backup_id = api.created("backups", backup)
+    assert api.get(f"backups/{backup_id}").json["backup_metadata"] == backup
+    session_id = api.created("sessions", {"schedule": {}})
+    assert api.patch(f"sessions/{session_id}", {"status": "s" * 100}).status_code == 200
