@@ -46,10 +46,24 @@ def read_json(req: falcon.Request, max_size: int) -> Any:
         raise PayloadTooLarge(f"The request body is {length} bytes; the limit is {max_size} bytes.")
     raw = req.bounded_stream.read(length)
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        document = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as error:
         # NOTE: ValueError covers JSONDecodeError and UnicodeDecodeError.
         raise InvalidDocument(f"Malformed JSON in the request body: {error}") from None
+    if b"\\u0000" in raw and _holds_nul(document):
+        # NOTE: PostgreSQL cannot store U+0000 in text, so no engine is asked to.
+        raise InvalidDocument("Strings in the request body must not contain U+0000 (NUL).")
+    return document
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def read_object(req: falcon.Request, max_size: int) -> dict[str, Any]:

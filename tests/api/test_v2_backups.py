@@ -183,3 +183,11 @@ def test_paging_is_stable(api):
     )
     assert api.listed("backups", query="offset=8") == []
     assert ids(api.listed("backups", query=f"marker={created[5]}")) == created[6:]
+
+
+@pytest.mark.parametrize("field", ["hostname", "notes"])
+def test_nul_characters_are_refused_on_every_engine(api, field):
+    result = api.post("backups", make_backup(**{field: "a\u0000b"}))
+    assert result.status_code == 400
+    assert "NUL" in result.json["description"]
+    assert api.listed("backups") == []
