@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 KEYSTONE_VENV ?= .venv-keystone
 LEGACY_VENV ?= .venv-freezer-api-19
 
-.PHONY: run test lint typecheck check clean
+.PHONY: run test lint typecheck check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+## bench: this server vs freezer-api 19.0.0 vs a bare WSGI app (by hand; needs wrk)
+bench: $(VENV)/.installed-test $(LEGACY_VENV)/.installed
+	FREEZER_BENCH_LEGACY_VENV=$(LEGACY_VENV) $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(KEYSTONE_VENV) $(LEGACY_VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
