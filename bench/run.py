@@ -407,13 +407,19 @@ def verify(server: Server) -> None:
 
 
 def row(label: str, mine: Measure, theirs: Measure | None, ceiling_rps: float | None) -> str:
-    ratio = f"{mine.requests_per_s / theirs.requests_per_s:.1f}x" if theirs else "n/a"
-    them = (
-        f"{theirs.requests_per_s:.1f} | {theirs.p50_ms:.1f} / {theirs.p99_ms:.1f} | "
-        f"{theirs.cpu_ms:.2f} | {theirs.rss_mb:.0f}"
-        if theirs
-        else "n/a | | |"
-    )
+    if theirs is None:
+        ratio, them = "n/a", "n/a | | |"
+    else:
+        ratio = (
+            f"{mine.requests_per_s / theirs.requests_per_s:.1f}x"
+            if theirs.requests_per_s
+            else "no answer"
+        )
+        failed = f" **{theirs.errors} errors**" if theirs.errors else ""
+        them = (
+            f"{theirs.requests_per_s:.1f}{failed} | {theirs.p50_ms:.1f} / {theirs.p99_ms:.1f} | "
+            f"{theirs.cpu_ms:.2f} | {theirs.rss_mb:.0f}"
+        )
     share = f" ({100 * mine.requests_per_s / ceiling_rps:.0f}% of ceiling)" if ceiling_rps else ""
     errors = f" **{mine.errors} errors**" if mine.errors else ""
     return (

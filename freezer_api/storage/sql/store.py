@@ -93,9 +93,15 @@ class SqlRepository:
     """Records of one kind in one table."""
 
     def __init__(
-        self, engine: Engine, table: Table, noun: str, connection: Connection | None = None
+        self,
+        engine: Engine,
+        table: Table,
+        noun: str,
+        lock: engines.WriteLock,
+        connection: Connection | None = None,
     ) -> None:
         self._engine = engine
+        self._lock = lock
         self._writer = engines.writer(engine)
         self._connection = connection
         self._dialect = engine.dialect.name
@@ -129,7 +135,7 @@ class SqlRepository:
         if self._connection is not None:
             yield self._connection
             return
-        with self._writer.begin() as connection:
+        with self._lock.held(), self._writer.begin() as connection:
             yield connection
 
     # -- reading ---------------------------------------------------------------
@@ -329,11 +335,17 @@ class SqlStorage:
         "sessions": "session",
     }
 
-    def __init__(self, engine: Engine, connection: Connection | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        connection: Connection | None = None,
+        lock: engines.WriteLock | None = None,
+    ) -> None:
         self.engine = engine
         self._connection = connection
+        self._lock = lock or engines.write_lock(engine.url.render_as_string(hide_password=False))
         repositories = {
-            kind: SqlRepository(engine, TABLES[kind], noun, connection)
+            kind: SqlRepository(engine, TABLES[kind], noun, self._lock, connection)
             for kind, noun in self.NOUNS.items()
         }
         self.backups = repositories["backups"]
@@ -347,10 +359,15 @@ class SqlStorage:
         if self._connection is not None:
             yield self
             return
-        with translated_errors("document"), engines.writer(self.engine).begin() as connection:
-            yield SqlStorage(self.engine, connection)
+        with (
+            translated_errors("document"),
+            self._lock.held(),
+            engines.writer(self.engine).begin() as connection,
+        ):
+            yield SqlStorage(self.engine, connection, self._lock)
 
     def close(self) -> None:
+        self._lock.close()
         self.engine.dispose()
 
 
