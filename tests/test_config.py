@@ -85,3 +85,18 @@ def test_oslo_config_generator_prints_a_sample():
         "#auth_strategy = noauth",
     ):
         assert expected in result.stdout
+
+
+def test_oslopolicy_sample_generator_prints_the_rules():
+    generator = Path(sys.executable).with_name("oslopolicy-sample-generator")
+    result = subprocess.run(
+        [str(generator), "--namespace", "freezer-api"], capture_output=True, text=True, check=True
+    )
+    for expected in (
+        '#"admin_or_service": "role:admin or role:service"',
+        '#"backups:create": "rule:admin_or_owner_or_service"',
+        '#"clients:create_central": "rule:admin_or_service"',
+        '#"jobs:get_all_projects": "rule:admin_or_service"',
+        "# POST  /v2/{project_id}/sessions/{session_id}/action",
+    ):
+        assert expected in result.stdout

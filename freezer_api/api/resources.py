@@ -122,7 +122,9 @@ class Guard:
         scope = self.kind.scope_of(identity, project_id)
         if reading and self.kind.reads_shared:
             scope = dataclasses.replace(scope, shared=True)
-        return Call(identity=identity, scope=scope, project_id=project)
+        wide = self.kind.all_projects_rule
+        privileged = wide is not None and self._policy.allows(wide, identity, project)
+        return Call(identity=identity, scope=scope, project_id=project, privileged=privileged)
 
     def verb(self, req: falcon.Request, verb: str, project_id: str | None, *, item: bool) -> Call:
         if verb not in self.kind.verbs:

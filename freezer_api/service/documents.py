@@ -40,6 +40,8 @@ class Call:
     identity: Identity
     scope: Scope
     project_id: str
+    #: the caller may see every project's documents (admin or service)
+    privileged: bool = False
 
     def new_record(self, doc_id: str, doc: dict[str, Any], fields: dict[str, Any]) -> Record:
         return Record(

@@ -270,7 +270,26 @@ class JobRules(Rules):
             project_id: storage.actions.get_many(scope=Scope(project_id=project_id), doc_ids=ids)
             for project_id, ids in wanted.items()
         }
-        return [self._expanded(record, found[record.project_id]) for record in records]
+        expanded = [self._expanded(record, found[record.project_id]) for record in records]
+        return expanded if call.privileged else self._without_foreign_pids(call, storage, expanded)
+
+    @staticmethod
+    def _without_foreign_pids(call: Call, storage: Storage, records: list[Record]) -> list[Record]:
+        """Hide the process ids of another project's (central) scheduler from a tenant."""
+        client_ids = {record.doc["client_id"] for record in records}
+        clients = storage.clients.get_many(scope=Scope(everywhere=True), doc_ids=sorted(client_ids))
+        shown = []
+        for record in records:
+            client = clients.get(record.doc["client_id"])
+            schedule = record.doc["job_schedule"]
+            if client is not None and client.project_id != call.identity.project_id:
+                if "current_pid" in schedule:
+                    schedule = {k: v for k, v in schedule.items() if k != "current_pid"}
+                    record = dataclasses.replace(
+                        record, doc={**record.doc, "job_schedule": schedule}
+                    )
+            shown.append(record)
+        return shown
 
     @staticmethod
     def _expanded(record: Record, actions: dict[str, Record]) -> Record:

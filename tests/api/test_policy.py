@@ -145,3 +145,20 @@ def test_v1_uses_the_callers_own_project(client):
     reader.url = lambda path: f"/v1/{path}"  # type: ignore[method-assign]
     assert reader.get("jobs").status_code == 200
     assert reader.post("sessions", {"schedule": {}}).status_code == 403
+
+
+def test_a_central_schedulers_pid_is_hidden_from_tenants(client):
+    admin = caller(client, "ops", "admin")
+    admin.created("clients", {"client_id": "central.example.org", "is_central": True})
+    member = caller(client, "a", "member")
+    job_id = member.created("jobs", make_job("central.example.org"))
+    own_client = member.register("a_own.example.org")
+    own_job = member.created("jobs", make_job(own_client))
+    for job in (job_id, own_job):
+        member.patch(f"jobs/{job}", {"job_schedule": {"current_pid": 4242}})
+    assert "current_pid" not in member.get(f"jobs/{job_id}").json["job_schedule"]
+    listed = {job["job_id"]: job["job_schedule"] for job in member.listed("jobs")}
+    assert "current_pid" not in listed[job_id]
+    assert listed[own_job]["current_pid"] == 4242
+    service = caller(client, "a", "service")
+    assert service.get(f"jobs/{job_id}").json["job_schedule"]["current_pid"] == 4242
