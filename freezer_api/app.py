@@ -7,6 +7,7 @@ from typing import Any
 
 import falcon
 
+from freezer_api import jsonfast
 from freezer_api.api import errors as api_errors
 from freezer_api.api import middleware, pipeline, routes
 from freezer_api.api.resources import Limits
@@ -57,6 +58,9 @@ def create_falcon_app(settings: Settings, storage: Storage, policy: Policy) -> f
         else middleware.NoauthIdentityMiddleware(settings.noauth)
     )
     app: falcon.App[Any, Any] = falcon.App(middleware=[middleware.RequireJSON(), identity])
+    app.resp_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(
+        dumps=jsonfast.dumps_bytes, loads=jsonfast.loads
+    )
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.auto_parse_qs_csv = False
     api_errors.install(app)

@@ -191,3 +191,10 @@ def test_nul_characters_are_refused_on_every_engine(api, field):
     assert result.status_code == 400
     assert "NUL" in result.json["description"]
     assert api.listed("backups") == []
+
+
+def test_integers_beyond_64_bits_are_kept(api):
+    document = make_backup(huge=2**70, small=-(2**70))
+    backup_id = api.created("backups", document)
+    assert api.get(f"backups/{backup_id}").json["backup_metadata"] == document
+    assert [b["backup_metadata"] for b in api.listed("backups")] == [document]

@@ -171,6 +171,8 @@ def freezer_url(keystone: Keystone, tmp_path_factory: pytest.TempPathFactory) ->
         "[keystone_authtoken]\n"
         f"www_authenticate_uri = {keystone.url}/v3\nauth_url = {keystone.url}/v3\n"
         "auth_type = password\nusername = freezer\ninterface = public\n"
+        # NOTE: so that a revoked token is refused at once (by default, after 5 minutes)
+        "token_cache_time = -1\n"
         f"password = {SERVICE_PASSWORD}\nproject_name = service\n"
         "user_domain_id = default\nproject_domain_id = default\n"
         f"[healthcheck]\ndisable_by_file_path = {directory / 'healthcheck_disable'}\n"

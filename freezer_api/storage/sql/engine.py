@@ -14,6 +14,8 @@ from typing import IO, Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from freezer_api import jsonfast
+
 #: Driver used when a URL names only the engine (``postgresql://``, ``mysql://``).
 DEFAULT_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
 
@@ -51,6 +53,8 @@ def create_db_engine(url: str, options: Mapping[str, Any]) -> Engine:
         extra["isolation_level"] = "READ COMMITTED"
     return create_engine(
         parsed,
+        json_serializer=jsonfast.dumps,
+        json_deserializer=jsonfast.loads,
         pool_pre_ping=True,
         pool_size=int(options.get("pool_size", 5)),
         max_overflow=int(options.get("max_overflow", 10)),
@@ -64,7 +68,12 @@ def _sqlite_engine(url: URL, timeout: int, synchronous: str) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False})
+    engine = create_engine(
+        url,
+        connect_args={"timeout": timeout, "check_same_thread": False},
+        json_serializer=jsonfast.dumps,
+        json_deserializer=jsonfast.loads,
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
