@@ -64,12 +64,30 @@ def healthcheck_factory(global_conf: dict[str, Any], **local_conf: Any) -> WSGIA
     return app
 
 
+#: middleware -> (group, option): left out of the path while that option is off or empty
+ONLY_WHEN = {
+    "oslo_middleware.http_proxy_to_wsgi.HTTPProxyToWSGI": (
+        "oslo_middleware",
+        "enable_proxy_headers_parsing",
+    ),
+    "oslo_middleware.cors.CORS": ("cors", "allowed_origin"),
+}
+
+
 def oslo_filter_factory(
     global_conf: dict[str, Any], middleware: str, **local_conf: Any
 ) -> Callable[[WSGIApp], WSGIApp]:
-    """Any oslo.middleware class, configured from freezer-api.conf."""
+    """Any oslo.middleware class, configured from freezer-api.conf.
+
+    NOTE: proxy-header parsing and CORS do nothing until configured, so until then they
+    are left out of the path (each would parse every request with webob for nothing).
+    """
     cls = importutils.import_class(middleware)
     conf = _parts.get().conf
+    if middleware in ONLY_WHEN:
+        group, option = ONLY_WHEN[middleware]
+        if not conf[group][option]:
+            return lambda app: app
     return lambda app: cls(app, conf)
 
 
