@@ -187,16 +187,19 @@ FREEZER_ACTION: Schema = {
     "additionalProperties": True,
 }
 
+#: an action, standalone or as a step of a job
+ACTION_PROPERTIES: Schema = {
+    "action_id": DOC_ID,
+    "freezer_action": FREEZER_ACTION,
+    "max_retries": {"type": "integer", "minimum": 0},
+    "max_retries_interval": {"type": "integer", "minimum": 0},
+    "mandatory": BOOLEAN,
+}
+
 ACTION: Schema = {
     "type": "object",
     "required": ["freezer_action"],
-    "properties": {
-        "action_id": DOC_ID,
-        "freezer_action": FREEZER_ACTION,
-        "max_retries": {"type": "integer", "minimum": 0},
-        "max_retries_interval": {"type": "integer", "minimum": 0},
-        "mandatory": BOOLEAN,
-    },
+    "properties": ACTION_PROPERTIES,
     "additionalProperties": True,
 }
 
@@ -231,13 +234,7 @@ JOB_SCHEDULE: Schema = {
 
 JOB_ACTION: Schema = {
     "type": "object",
-    "properties": {
-        "action_id": DOC_ID,
-        "freezer_action": FREEZER_ACTION,
-        "max_retries": {"type": "integer", "minimum": 0},
-        "max_retries_interval": {"type": "integer", "minimum": 0},
-        "mandatory": BOOLEAN,
-    },
+    "properties": ACTION_PROPERTIES,
     "anyOf": [{"required": ["freezer_action"]}, {"required": ["action_id"]}],
     "additionalProperties": True,
 }
