@@ -16,7 +16,3 @@ class Identity:
     roles: frozenset[str] = frozenset()
     request_id: str = ""
     auth_token: str = dataclasses.field(default="", repr=False)
-
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.roles

@@ -173,8 +173,8 @@ class JobRules(Rules):
         if doc_id is None:
             now = int(time.time())
             schedule.update(time_created=now, time_started=-1, time_ended=-1)
-        document = self._document(call, storage, body, schedule)
-        if doc_id is None and self._central(call, storage, document):
+        document, client = self._document(call, storage, body, schedule)
+        if doc_id is None and self._trusts is not None and client.get("is_central"):
             document["user_credentials"] = self._credentials(call, storage)
         return call.new_record(job_id, document, job_fields(document))
 
@@ -187,8 +187,7 @@ class JobRules(Rules):
         merged["job_schedule"] = {**current["job_schedule"], **body.get("job_schedule", {})}
         if "job_actions" in body:
             merged["job_actions"] = self._references(call, storage, body)
-            JobActions(call, storage).check_client(merged["client_id"], merged["job_actions"])
-        elif "client_id" in body:
+        if "job_actions" in body or "client_id" in body:
             JobActions(call, storage).check_client(merged["client_id"], merged["job_actions"])
         merged.pop("action_defaults", None)
         return Change(doc=merged, fields=job_fields(merged))
@@ -204,17 +203,10 @@ class JobRules(Rules):
             if key in previous
         }
         schedule = {**kept, **body.get("job_schedule", {})}
-        document = self._document(call, storage, body, schedule)
+        document, _client = self._document(call, storage, body, schedule)
         if "user_credentials" in record.doc:
             document["user_credentials"] = record.doc["user_credentials"]
         return Change(doc=document, fields=job_fields(document))
-
-    def _central(self, call: Call, storage: Storage, document: Document) -> bool:
-        if self._trusts is None:
-            return False
-        scope = dataclasses.replace(call.scope, shared=True)
-        client = storage.clients.get(scope=scope, doc_id=document["client_id"])
-        return client is not None and bool(client.doc["client"].get("is_central"))
 
     def _credentials(self, call: Call, storage: Storage) -> Document:
         """Reuse the caller's trust for this project, or have Keystone create one."""
@@ -249,10 +241,11 @@ class JobRules(Rules):
 
     def _document(
         self, call: Call, storage: Storage, body: Document, schedule: Document
-    ) -> Document:
+    ) -> tuple[Document, Document]:
+        """Return the stored form of a job, and the client that runs it."""
         references = self._references(call, storage, body)
-        JobActions(call, storage).check_client(body["client_id"], references)
-        return {
+        client = JobActions(call, storage).check_client(body["client_id"], references)
+        document = {
             "job_schedule": schedule,
             "client_id": body["client_id"],
             "session_id": body.get("session_id") or "",
@@ -260,6 +253,7 @@ class JobRules(Rules):
             "description": body.get("description") or "",
             "job_actions": references,
         }
+        return document, client
 
     def expand(self, call: Call, storage: Storage, records: list[Record]) -> list[Record]:
         """Show each job's actions in full, read with one query per project."""
