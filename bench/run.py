@@ -148,7 +148,21 @@ def serve(
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def ours(directory: Path, rows: int) -> contextlib.AbstractContextManager[Server]:
+def uwsgi_argv(binary: Path, port: int) -> list[str]:
+    """uwsgi as freezer-api 19.0.0 is benchmarked: HTTP/1.1 keep-alive, 2 processes."""
+    return [
+        str(binary),
+        "--http11-socket",
+        f"127.0.0.1:{port}",
+        "--processes",
+        str(PROCESSES),
+        "--master",
+        "--need-app",
+        "--disable-logging",
+    ]
+
+
+def ours(directory: Path, rows: int, server: str) -> contextlib.AbstractContextManager[Server]:
     port = free_port()
     conf = directory / "ours.conf"
     conf.write_text(
@@ -159,23 +173,41 @@ def ours(directory: Path, rows: int) -> contextlib.AbstractContextManager[Server
     manage = [str(OURS_BIN / "freezer-manage"), "--config-file", str(conf), "db"]
     subprocess.run([*manage, "sync"], check=True, capture_output=True)
     lines = directory / "prefill.jsonl"
-    write_prefill(lines, rows)
+    write_ids(directory / "ids-ours.txt", write_prefill(lines, rows))
     subprocess.run([*manage, "import", "--input", str(lines)], check=True, capture_output=True)
-    argv = [str(OURS_BIN / "freezer-api"), "--config-file", str(conf)]
-    return serve("ours", argv, port, {}, directory / "ours.log")
+    if server == "uwsgi":
+        argv = [*uwsgi_argv(OURS_BIN / "uwsgi", port), "--module", "freezer_api.cmd.api"]
+    else:
+        argv = [str(OURS_BIN / "freezer-api"), "--config-file", str(conf)]
+    env = {"FREEZER_API_CONFIG": str(conf)}
+    return serve("ours", argv, port, env, directory / "ours.log")
 
 
-def write_prefill(path: Path, rows: int) -> None:
+def sampled(rows: int) -> int:
+    """Every how many prefilled backups one is read back by id (about 2,000 in all)."""
+    return max(rows // 2000, 1)
+
+
+def write_ids(path: Path, ids: list[str]) -> None:
+    path.write_text("\n".join(ids) + "\n")
+
+
+def write_prefill(path: Path, rows: int) -> list[str]:
+    """Write ``rows`` backups for ``db import``; return ids spread over the whole table."""
     sys.path.insert(0, str(ROOT))
     from freezer_api.service.backups import index_fields
 
     now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None).isoformat()
+    ids = []
     with path.open("w") as output:
         for index in range(rows):
             metadata = backup(index)
+            doc_id = uuid.uuid4().hex
+            if index % sampled(rows) == 0:
+                ids.append(doc_id)
             record = {
                 "kind": "backups",
-                "doc_id": uuid.uuid4().hex,
+                "doc_id": doc_id,
                 "project_id": PROJECT,
                 "user_id": "bench-user",
                 "version": 1,
@@ -185,6 +217,7 @@ def write_prefill(path: Path, rows: int) -> None:
                 "fields": index_fields(metadata, "available"),
             }
             output.write(json.dumps(record) + "\n")
+    return ids
 
 
 def legacy(directory: Path, rows: int) -> contextlib.AbstractContextManager[Server]:
@@ -198,42 +231,43 @@ def legacy(directory: Path, rows: int) -> contextlib.AbstractContextManager[Serv
         check=True,
         capture_output=True,
     )
-    prefill_legacy(directory / "legacy.db", rows)
-    argv = [
-        str(bin_dir / "uwsgi"),
-        "--http11-socket",
-        f"127.0.0.1:{port}",
-        "--processes",
-        str(PROCESSES),
-        "--master",
-        "--need-app",
-        "--disable-logging",
-        "--wsgi-file",
-        str(BENCH / "legacy_wsgi.py"),
-    ]
+    write_ids(
+        directory / "ids-freezer-api 19.0.0.txt", prefill_legacy(directory / "legacy.db", rows)
+    )
+    argv = [*uwsgi_argv(bin_dir / "uwsgi", port), "--wsgi-file", str(BENCH / "legacy_wsgi.py")]
     env = {"FREEZER_BENCH_CONF": str(conf)}
     return serve("freezer-api 19.0.0", argv, port, env, directory / "legacy.log")
 
 
-def prefill_legacy(database: Path, rows: int) -> None:
+def prefill_legacy(database: Path, rows: int) -> list[str]:
+    """Insert ``rows`` backups into 19.0.0's table; return ids spread over the whole table."""
     import sqlite3
 
     now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None).isoformat(sep=" ")
+    all_ids = [uuid.uuid4().hex for _ in range(rows)]
     connection = sqlite3.connect(database)
     with connection:
         connection.executemany(
             "INSERT INTO backups (id, job_id, project_id, user_id, status, backup_metadata,"
             " created_at, updated_at, deleted) VALUES (?, NULL, ?, ?, 'available', ?, ?, ?, 0)",
             (
-                (uuid.uuid4().hex, PROJECT, "bench-user", json.dumps(backup(i)), now, now)
+                (all_ids[i], PROJECT, "bench-user", json.dumps(backup(i)), now, now)
                 for i in range(rows)
             ),
         )
     connection.close()
+    return all_ids[:: sampled(rows)]
 
 
-def ceiling(directory: Path) -> contextlib.AbstractContextManager[Server]:
+def ceiling(directory: Path, server: str) -> contextlib.AbstractContextManager[Server]:
     port = free_port()
+    if server == "uwsgi":
+        argv = [
+            *uwsgi_argv(OURS_BIN / "uwsgi", port),
+            "--wsgi-file",
+            str(BENCH / "ceiling_wsgi.py"),
+        ]
+        return serve("ceiling", argv, port, {}, directory / "ceiling.log")
     argv = [
         str(OURS_BIN / "gunicorn"),
         "--bind",
@@ -348,24 +382,6 @@ def measure(
 # -- setup helpers ------------------------------------------------------------------------------
 
 
-def backup_ids(server: Server, path: Path, count: int = 2000) -> Path:
-    """Collect ids to GET, through the list API."""
-    found: list[str] = []
-    offset = 0
-    while len(found) < count:
-        page = requests.get(
-            f"{server.base}/v2/{PROJECT}/backups?limit=100&offset={offset}",
-            headers=HEADERS,
-            timeout=600,
-        ).json()["backups"]
-        if not page:
-            break
-        found += [item["backup_id"] for item in page]
-        offset += len(page)
-    path.write_text("\n".join(found) + "\n")
-    return path
-
-
 def add_jobs(server: Server, count: int) -> None:
     """Register 20 clients and ``count`` jobs spread over them, some completed."""
     session = requests.Session()
@@ -447,6 +463,13 @@ def main() -> int:
         help="largest table freezer-api 19.0.0 is measured on (its searches read every row)",
     )
     parser.add_argument("--only", help="measure only the scenarios whose name contains this")
+    parser.add_argument(
+        "--server",
+        choices=("uwsgi", "gunicorn"),
+        default="uwsgi",
+        help="WSGI server of this server and of the ceiling: uwsgi, as 19.0.0 is served, or "
+        "gunicorn (the freezer-api command)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
@@ -454,11 +477,12 @@ def main() -> int:
     ensure_legacy_venv()
     plans = {name: plan for name, plan in scenarios().items() if not args.only or args.only in name}
     print(
-        f"# {datetime.date.today()} on {os.cpu_count()} cores; {PROCESSES} processes each; SQLite\n"
+        f"# {datetime.date.today()} on {os.cpu_count()} cores; {PROCESSES} processes each; "
+        f"SQLite; this server and the ceiling under {args.server}\n"
     )
     with tempfile.TemporaryDirectory(prefix="freezer-bench-") as work:
         directory = Path(work)
-        with ceiling(directory) as top:
+        with ceiling(directory, args.server) as top:
             ceiling_rps = measure(top, [(1, "GET", "/", "-")], Path("/dev/null"), 16, args.duration)
         print(f"ceiling (bare WSGI, 1 KB JSON, c=16): {ceiling_rps.requests_per_s:.0f} req/s\n")
         for rows in (int(value) for value in args.rows.split(",")):
@@ -470,7 +494,7 @@ def run_size(
     directory: Path, rows: int, args: argparse.Namespace, plans: dict[str, Any], ceiling_rps: float
 ) -> None:
     directory.mkdir()
-    contenders = [ours(directory, rows)]
+    contenders = [ours(directory, rows, args.server)]
     if rows <= args.legacy_max_rows:
         contenders.append(legacy(directory, rows))
     with contextlib.ExitStack() as stack:
@@ -478,10 +502,7 @@ def run_size(
         for server in servers:
             verify(server)
             add_jobs(server, 1000)
-        ids = {
-            server.name: backup_ids(server, directory / f"ids-{server.name}.txt")
-            for server in servers
-        }
+        ids = {server.name: directory / f"ids-{server.name}.txt" for server in servers}
         for concurrency in (int(value) for value in args.concurrency.split(",")):
             print(f"## {rows:,} backups, concurrency {concurrency}\n\n{HEADER}")
             for name, plan in plans.items():

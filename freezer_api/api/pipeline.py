@@ -6,13 +6,15 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import json
+import re
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from keystonemiddleware import auth_token
 from oslo_config import cfg
-from oslo_middleware import healthcheck, sizelimit
+from oslo_middleware import healthcheck, request_id, sizelimit
 from oslo_utils import importutils
 from paste import deploy
 
@@ -175,6 +177,35 @@ class BodySizeLimit(sizelimit.RequestBodySizeLimiter):
             environ["wsgi.input"] = sizelimit.LimitingReader(environ["wsgi.input"], limit)
         assert self.application is not None
         answer: Iterable[bytes] = self.application(environ, start_response)
+        return answer
+
+
+class RequestId(request_id.RequestId):
+    """oslo.middleware's request ids, without a webob request and response per call.
+
+    Same environ keys, inbound global id check and response header (plus the class's
+    ``compat_headers``) as ``oslo_middleware.request_id.RequestId``.
+    """
+
+    _global_id = re.compile(request_id.ID_FORMAT)
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        inbound = environ.get("HTTP_X_OPENSTACK_REQUEST_ID", "")
+        if self._global_id.match(inbound):
+            environ[request_id.GLOBAL_REQ_ID] = inbound
+        current = f"req-{uuid.uuid4()}"
+        environ[request_id.ENV_REQUEST_ID] = current
+        names = [request_id.HTTP_RESP_HEADER_REQUEST_ID, *self.compat_headers]
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            present = {name.lower() for name, _ in headers}
+            headers = headers + [(name, current) for name in names if name.lower() not in present]
+            return start_response(status, headers, exc_info)
+
+        assert self.application is not None
+        answer: Iterable[bytes] = self.application(environ, start)
         return answer
 
 

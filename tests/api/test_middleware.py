@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import falcon.testing
 import pytest
+from oslo_middleware import request_id
 
 from freezer_api.app import create_app
 from freezer_api.config import load_settings
@@ -23,9 +25,14 @@ def app_with(tmp_path: Path, storage, text: str) -> falcon.testing.TestClient:
 
 def test_request_ids(client):
     result = client.simulate_get("/v2/p/backups")
-    assert result.headers["x-openstack-request-id"].startswith("req-")
+    assert re.match(request_id.ID_FORMAT, result.headers["x-openstack-request-id"])
     error = client.simulate_get("/v2/p/backups/missing")
-    assert error.headers["x-openstack-request-id"].startswith("req-")
+    assert re.match(request_id.ID_FORMAT, error.headers["x-openstack-request-id"])
+    assert error.headers["x-openstack-request-id"] != result.headers["x-openstack-request-id"]
+    # NOTE: an inbound id is the caller's global id, not this request's own.
+    inbound = "req-12345678-1234-1234-1234-123456789012"
+    again = client.simulate_get("/v2/p/backups", headers={"X-OpenStack-Request-ID": inbound})
+    assert again.headers["x-openstack-request-id"] != inbound
 
 
 def test_healthcheck_needs_nothing_and_can_be_disabled_by_file(tmp_path, storage):

@@ -9,6 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
 from freezer_api.storage import open_storage
+from freezer_api.storage.base import Scope
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql import migrate
 from freezer_api.storage.sql.models import Base
@@ -86,3 +87,32 @@ def test_the_scheduler_poll_is_an_index_seek(sqlite_storage):
     found = plan(storage, str(compiled))
     assert "USING INDEX ix_jobs_project_client" in found, found
     assert "TEMP B-TREE" not in found, found
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [Scope(project_id="p1"), Scope(user_id="u1"), Scope(everywhere=True)],
+    ids=["project", "user", "everywhere"],
+)
+def test_a_read_by_id_seeks_the_id_whatever_the_scope(sqlite_storage, scope):
+    storage = sqlite_storage
+    # NOTE: without statistics SQLite rates project_id = ? as selective as doc_id = ?;
+    # a read by id must not walk the project's index, whose cost grows with the table.
+    statement = storage.backups.get_statement(scope, "some-id")
+    compiled = statement.compile(storage.engine, compile_kwargs={"literal_binds": True})
+    found = plan(storage, str(compiled))
+    assert "USING INDEX ix_backups_doc_id (doc_id=?)" in found, found
+
+
+def test_reads_by_id_find_records_on_every_engine(storage):
+    from freezer_api.storage.base import Record
+
+    for number in range(3):
+        storage.backups.insert(
+            Record(doc_id=f"b{number}", project_id="p1", user_id="u1", doc={"n": number})
+        )
+    found = storage.backups.get(scope=Scope(project_id="p1"), doc_id="b1")
+    assert found is not None and found.doc == {"n": 1} and found.version == 1
+    assert storage.backups.get(scope=Scope(user_id="u1"), doc_id="b2").doc == {"n": 2}
+    assert storage.backups.get(scope=Scope(project_id="p2"), doc_id="b1") is None
+    assert storage.backups.exists(doc_id="b0") and not storage.backups.exists(doc_id="b9")

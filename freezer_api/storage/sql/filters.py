@@ -11,7 +11,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Text, and_, false, func, literal, not_, or_
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Text,
+    and_,
+    bindparam,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql.elements import ColumnClause
 
@@ -58,16 +69,31 @@ def json_equals(
     return and_(kind == expected, text == _text_of(value))
 
 
-def column_equals(column: ColumnClause[Any], value: Any) -> ColumnElement[bool]:
-    """Return "``column`` equals ``value``", false when the types cannot be equal."""
+def column_match(column: ColumnClause[Any], value: Any) -> str:
+    """How ``column`` compares with ``value``: "null", "never" (types differ) or "equal"."""
     python_type = column.type.python_type
     if value is None:
-        return column.is_(None)
+        return "null"
     if isinstance(value, bool) != issubclass(python_type, bool) or not isinstance(
         value, python_type
     ):
+        return "never"
+    return "equal"
+
+
+def column_equals(
+    column: ColumnClause[Any], value: Any, name: str | None = None
+) -> ColumnElement[bool]:
+    """Return "``column`` equals ``value``", false when the types cannot be equal.
+
+    ``name`` names the value's bind parameter, for statements prepared once.
+    """
+    match = column_match(column, value)
+    if match == "null":
+        return column.is_(None)
+    if match == "never":
         return false()
-    equal: ColumnElement[bool] = column == value
+    equal: ColumnElement[bool] = column == bindparam(name, value)
     return equal
 
 

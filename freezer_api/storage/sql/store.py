@@ -17,6 +17,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     delete,
     exc,
     insert,
@@ -40,7 +41,7 @@ from freezer_api.storage.base import (
     VersionMismatch,
 )
 from freezer_api.storage.sql import engine as engines
-from freezer_api.storage.sql import filters
+from freezer_api.storage.sql import filters, prepared
 from freezer_api.storage.sql.models import TABLES
 
 LOG = logging.getLogger(__name__)
@@ -115,6 +116,11 @@ class SqlRepository:
             columns.version,
             columns.doc,
         )
+        self._statements = prepared.Statements(engine)
+        dialect = engine.dialect
+        # NOTE: rows read through prepared statements carry the JSON column as the
+        # driver gives it; SQLAlchemy's own conversion turns it into the document.
+        self._load_doc = table.c.doc.type.dialect_impl(dialect).result_processor(dialect, None)
         self._field_names = frozenset(
             name
             for name in columns.keys()
@@ -140,22 +146,33 @@ class SqlRepository:
 
     # -- reading ---------------------------------------------------------------
     def get(self, *, scope: Scope, doc_id: str) -> Record | None:
-        statement = (
+        statement = self._statements.get(
+            ("get", *self._scope_key(scope)), lambda: self.get_statement(scope, doc_id)
+        )
+        rows = self._fetch(statement, {**self._scope_values(scope), "doc_id": doc_id})
+        return self._raw_record(rows[0]) if rows else None
+
+    def get_statement(self, scope: Scope, doc_id: str) -> Select[Any]:
+        """Read one record by id; the id's index finds it, whatever the scope."""
+        return (
             select(*self._record_columns)
-            .where(self._in_scope(scope), self._table.c.doc_id == doc_id)
+            .where(
+                self._in_scope(scope, by_id=True),
+                self._table.c.doc_id == bindparam("doc_id", doc_id),
+            )
             .order_by(self._table.c.pk)
             .limit(1)
         )
-        with translated_errors(self._noun), self._reading() as connection:
-            row = connection.execute(statement).first()
-        return None if row is None else self._record(row)
 
     def get_many(self, *, scope: Scope, doc_ids: Sequence[str]) -> dict[str, Record]:
         if not doc_ids:
             return {}
         statement = (
             select(*self._record_columns)
-            .where(self._in_scope(scope), self._table.c.doc_id.in_(sorted(set(doc_ids))))
+            .where(
+                self._in_scope(scope, by_id=True),
+                self._table.c.doc_id.in_(sorted(set(doc_ids))),
+            )
             .order_by(self._table.c.pk.desc())
         )
         with translated_errors(self._noun), self._reading() as connection:
@@ -163,33 +180,63 @@ class SqlRepository:
         return {row.doc_id: self._record(row) for row in rows}
 
     def exists(self, *, doc_id: str) -> bool:
-        statement = select(self._table.c.pk).where(self._table.c.doc_id == doc_id).limit(1)
-        with translated_errors(self._noun), self._reading() as connection:
-            found = connection.execute(statement).first()
-        return found is not None
+        statement = self._statements.get(
+            ("exists",),
+            lambda: (
+                select(self._table.c.pk).where(self._table.c.doc_id == bindparam("doc_id")).limit(1)
+            ),
+        )
+        return bool(self._fetch(statement, {"doc_id": doc_id}))
 
     def search(self, *, scope: Scope, query: Query) -> list[Record]:
+        shape = self._search_shape(scope, query)
+        if shape is not None:
+            key, values = shape
+            statement = self._statements.get(key, lambda: self.search_statement(scope, query))
+            return [self._raw_record(row) for row in self._fetch(statement, values)]
         with translated_errors(self._noun), self._reading() as connection:
-            statement = self.search_statement(scope, query, connection)
-            rows = connection.execute(statement).all()
+            rows = connection.execute(self.search_statement(scope, query, connection)).all()
         return [self._record(row) for row in rows]
+
+    def _search_shape(self, scope: Scope, query: Query) -> tuple[Any, dict[str, Any]] | None:
+        """The prepared statement's key and values, for searches on indexed columns only."""
+        if query.page.marker is not None:
+            return None
+        page = query.page
+        values = {**self._scope_values(scope), "limit": page.limit, "offset": page.offset}
+        parts: list[Any] = ["search", *self._scope_key(scope)]
+        for index, condition in enumerate(query.filters):
+            if isinstance(condition, AnyOf) or not isinstance(condition.field, str):
+                return None
+            match = filters.column_match(self._table.c[condition.field], condition.value)
+            parts.append((condition.field, condition.negate, match))
+            if match == "equal":
+                values[f"v{index}"] = condition.value
+        for name in ("time_after", "time_before"):
+            value = getattr(query, name)
+            parts.append(value is not None)
+            values[name] = value
+        return tuple(parts), values
 
     def search_statement(
         self, scope: Scope, query: Query, connection: Connection | None = None
     ) -> Select[Any]:
         """Build the page query; with a marker, ``connection`` looks up where to continue."""
         table = self._table
-        conditions = [self._in_scope(scope), *map(self._condition, query.filters)]
+        conditions = [self._in_scope(scope)]
+        conditions += [
+            self._condition(condition, f"v{index}") for index, condition in enumerate(query.filters)
+        ]
         time_column = table.c.get("time_stamp")
         if time_column is not None and query.time_after is not None:
-            conditions.append(time_column >= query.time_after)
+            conditions.append(time_column >= bindparam("time_after", query.time_after))
         if time_column is not None and query.time_before is not None:
-            conditions.append(time_column <= query.time_before)
+            conditions.append(time_column <= bindparam("time_before", query.time_before))
         page = query.page
         if page.marker is not None and connection is not None:
             marker_pk = connection.execute(
                 select(table.c.pk)
-                .where(self._in_scope(scope), table.c.doc_id == page.marker)
+                .where(self._in_scope(scope, by_id=True), table.c.doc_id == page.marker)
                 .order_by(table.c.pk)
                 .limit(1)
             ).scalar()
@@ -200,8 +247,8 @@ class SqlRepository:
             select(*self._record_columns)
             .where(and_(*conditions))
             .order_by(table.c.pk)
-            .limit(page.limit)
-            .offset(page.offset)
+            .limit(bindparam("limit", page.limit))
+            .offset(bindparam("offset", page.offset))
         )
 
     # -- writing ---------------------------------------------------------------
@@ -217,8 +264,12 @@ class SqlRepository:
             "doc": record.doc,
             **self._fields(record.fields),
         }
+        statement = self._statements.get(
+            ("insert", *sorted(values)),
+            lambda: insert(self._table).values({name: bindparam(name) for name in values}),
+        )
         with translated_errors(self._noun, record.doc_id), self._writing() as connection:
-            connection.execute(insert(self._table).values(values))
+            prepared.execute(self._engine, statement, values, connection.connection)
         return Record(
             doc_id=record.doc_id,
             project_id=record.project_id,
@@ -240,7 +291,7 @@ class SqlRepository:
         with translated_errors(self._noun, doc_id), self._writing() as connection:
             row = connection.execute(
                 select(table.c.pk, *self._record_columns)
-                .where(self._in_scope(scope), table.c.doc_id == doc_id)
+                .where(self._in_scope(scope, by_id=True), table.c.doc_id == doc_id)
                 .order_by(table.c.pk)
                 .limit(1)
                 .with_for_update()
@@ -277,30 +328,56 @@ class SqlRepository:
         )
 
     def delete(self, *, scope: Scope, doc_id: str) -> bool:
-        statement = delete(self._table).where(self._in_scope(scope), self._table.c.doc_id == doc_id)
+        statement = delete(self._table).where(
+            self._in_scope(scope, by_id=True), self._table.c.doc_id == doc_id
+        )
         with translated_errors(self._noun, doc_id), self._writing() as connection:
             return connection.execute(statement).rowcount > 0
 
     # -- helpers ---------------------------------------------------------------
-    def _in_scope(self, scope: Scope) -> ColumnElement[bool]:
+    def _fetch(self, statement: prepared.Prepared, values: Mapping[str, Any]) -> list[Any]:
+        """Rows of a prepared read, in the open transaction if there is one."""
+        connection = None if self._connection is None else self._connection.connection
+        with translated_errors(self._noun):
+            return prepared.fetch(self._engine, statement, values, connection)
+
+    @staticmethod
+    def _scope_key(scope: Scope) -> tuple[bool, ...]:
+        """What of the scope shapes its SQL (the ids are parameters)."""
+        return (
+            scope.project_id is not None,
+            scope.user_id is not None,
+            scope.shared,
+            scope.everywhere,
+        )
+
+    @staticmethod
+    def _scope_values(scope: Scope) -> dict[str, Any]:
+        return {"scope_project": scope.project_id, "scope_user": scope.user_id}
+
+    def _in_scope(self, scope: Scope, by_id: bool = False) -> ColumnElement[bool]:
+        """The scope's condition; ``by_id`` when the statement also names one id."""
         table = self._table
+        owner = prepared.unindexed if by_id else (lambda column: column)
         conditions: list[ColumnElement[bool]] = []
         if scope.project_id is not None:
-            conditions.append(table.c.project_id == scope.project_id)
+            conditions.append(
+                owner(table.c.project_id) == bindparam("scope_project", scope.project_id)
+            )
         if scope.user_id is not None:
-            conditions.append(table.c.user_id == scope.user_id)
+            conditions.append(owner(table.c.user_id) == bindparam("scope_user", scope.user_id))
         condition: ColumnElement[bool] = true() if scope.everywhere else and_(*conditions)
         shared_column = table.c.get(SHARED_COLUMNS.get(table.name, ""))
         if scope.shared and shared_column is not None:
             condition = or_(condition, shared_column.is_(True))
         return condition
 
-    def _condition(self, condition: Filter | AnyOf) -> ColumnElement[bool]:
+    def _condition(self, condition: Filter | AnyOf, name: str | None = None) -> ColumnElement[bool]:
         if isinstance(condition, AnyOf):
             return filters.any_of([self._condition(part) for part in condition.filters])
         if isinstance(condition.field, str):
             column: Column[Any] = self._table.c[condition.field]
-            matched = filters.column_equals(column, condition.value)
+            matched = filters.column_equals(column, condition.value, name)
         else:
             matched = filters.json_equals(
                 self._dialect, self._table.c.doc, condition.field, condition.value
@@ -312,6 +389,11 @@ class SqlRepository:
         if unknown:
             raise ValueError(f"{self._table.name} has no indexed fields {sorted(unknown)}")
         return dict(fields)
+
+    def _raw_record(self, row: Sequence[Any]) -> Record:
+        """A record from a prepared read's row, in the order of ``_record_columns``."""
+        doc: Any = row[4] if self._load_doc is None else self._load_doc(row[4])
+        return Record(doc_id=row[0], project_id=row[1], user_id=row[2], doc=doc, version=row[3])
 
     @staticmethod
     def _record(row: Any) -> Record:

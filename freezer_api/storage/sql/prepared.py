@@ -1,0 +1,141 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Statements compiled once and run straight on the DB-API cursor, for the hottest paths.
+
+SQLAlchemy Core writes the SQL, converts the parameters and the JSON column, and maps
+driver errors; only its per-call machinery (building the statement, its cache key, the
+execution context and the result object) is left out. On SQLite that machinery costs
+many times the primary-key lookup it wraps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, exc
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnClause
+from sqlalchemy.sql.expression import ClauseElement
+from sqlalchemy.sql.visitors import InternalTraversal
+
+Row = Sequence[Any]
+
+
+class Prepared:
+    """One statement, compiled for one dialect; parameters are given by bind name."""
+
+    def __init__(self, statement: ClauseElement, dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
+        self.sql = compiled.string
+        self._compiled = compiled
+        self._positions = tuple(compiled.positiontup or ()) if compiled.positional else None
+        # NOTE: private, but the one place SQLAlchemy keeps the bind conversions (dates
+        # on SQLite, the JSON column) of a compiled statement.
+        self._processors: Mapping[str, Callable[[Any], Any]] = {
+            name: process
+            for name, process in compiled._bind_processors.items()
+            if callable(process)
+        }
+
+    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+        named = self._compiled.construct_params(values)
+        assert named is not None
+        for name, process in self._processors.items():
+            if name in named:
+                named[name] = process(named[name])
+        if self._positions is None:
+            return dict(named)
+        return tuple([named[name] for name in self._positions])
+
+
+class Statements:
+    """Prepared statements of one engine, each built on first use."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._prepared: dict[Any, Prepared] = {}
+
+    def get(self, key: Any, build: Callable[[], ClauseElement]) -> Prepared:
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = self._prepared[key] = Prepared(build(), self.engine.dialect)
+        return prepared
+
+
+@contextlib.contextmanager
+def cursor(engine: Engine, connection: Any = None) -> Iterator[Any]:
+    """A DB-API cursor: on ``connection`` (an open transaction's), else on a pooled one.
+
+    Driver errors come out as SQLAlchemy's, and a connection found dead is dropped from
+    the pool, as SQLAlchemy's own execution does.
+    """
+    dialect = engine.dialect
+    error_class = dialect.loaded_dbapi.Error
+    try:
+        dbapi_connection = connection if connection is not None else engine.raw_connection()
+    except error_class as error:
+        raise exc.DBAPIError.instance(None, None, error, error_class, dialect=dialect) from error
+    current = None
+    try:
+        current = dbapi_connection.cursor()
+        yield current
+    except error_class as error:
+        lost = connection is None and dialect.is_disconnect(
+            error, dbapi_connection.dbapi_connection, current
+        )
+        if lost:
+            dbapi_connection.invalidate(error)
+        raise exc.DBAPIError.instance(
+            None, None, error, error_class, connection_invalidated=lost, dialect=dialect
+        ) from error
+    finally:
+        if current is not None:
+            with contextlib.suppress(error_class):
+                current.close()
+        if connection is None:
+            dbapi_connection.close()
+
+
+def fetch(
+    engine: Engine, prepared: Prepared, values: Mapping[str, Any], connection: Any = None
+) -> list[Row]:
+    with cursor(engine, connection) as current:
+        current.execute(prepared.sql, prepared.parameters(values))
+        rows: list[Row] = current.fetchall()
+    return rows
+
+
+def execute(engine: Engine, prepared: Prepared, values: Mapping[str, Any], connection: Any) -> None:
+    with cursor(engine, connection) as current:
+        current.execute(prepared.sql, prepared.parameters(values))
+
+
+class unindexed(ColumnElement[Any]):  # noqa: N801 - reads as a SQL function
+    """A column SQLite must not pick an index for (``+column``); itself elsewhere.
+
+    NOTE: without statistics SQLite rates "project_id = ?" as selective as
+    "doc_id = ?", and reads by id would walk the project's index; the unary plus is
+    SQLite's documented way to rule an index out. Engines with statistics choose well.
+    """
+
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+    inherit_cache = True
+
+    def __init__(self, column: ColumnClause[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(unindexed)
+def _unindexed(element: unindexed, compiler: Any, **kw: Any) -> str:
+    rendered: str = compiler.process(element.column, **kw)
+    return rendered
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.column, **kw))
