@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -143,6 +144,16 @@ class SqlRepository:
             return
         with self._lock.held(), self._writer.begin() as connection:
             yield connection
+
+    def within(self, connection: Connection) -> SqlRepository:
+        """This repository, reading and writing in ``connection``'s open transaction.
+
+        NOTE: a copy sharing the prepared statements; a transaction per write must not
+        pay for building repositories and compiling statements again.
+        """
+        bound = copy.copy(self)
+        bound._connection = connection
+        return bound
 
     # -- reading ---------------------------------------------------------------
     def get(self, *, scope: Scope, doc_id: str) -> Record | None:
@@ -426,15 +437,30 @@ class SqlStorage:
         self.engine = engine
         self._connection = connection
         self._lock = lock or engines.write_lock(engine.url.render_as_string(hide_password=False))
-        repositories = {
+        self._writer = engines.writer(engine)
+        self._repositories = {
             kind: SqlRepository(engine, TABLES[kind], noun, self._lock, connection)
             for kind, noun in self.NOUNS.items()
         }
+        self._bind()
+
+    def _bind(self) -> None:
+        repositories = self._repositories
         self.backups = repositories["backups"]
         self.clients = repositories["clients"]
         self.jobs = repositories["jobs"]
         self.actions = repositories["actions"]
         self.sessions = repositories["sessions"]
+
+    def _within(self, connection: Connection) -> SqlStorage:
+        """This storage in ``connection``'s transaction, sharing what was built."""
+        bound = copy.copy(self)
+        bound._connection = connection
+        bound._repositories = {
+            kind: repository.within(connection) for kind, repository in self._repositories.items()
+        }
+        bound._bind()
+        return bound
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[SqlStorage]:
@@ -444,9 +470,9 @@ class SqlStorage:
         with (
             translated_errors("document"),
             self._lock.held(),
-            engines.writer(self.engine).begin() as connection,
+            self._writer.begin() as connection,
         ):
-            yield SqlStorage(self.engine, connection, self._lock)
+            yield self._within(connection)
 
     def close(self) -> None:
         self._lock.close()
