@@ -36,7 +36,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 OURS_BIN = Path(sys.executable).parent
-LEGACY_VENV = Path(os.environ.get("FREEZER_BENCH_LEGACY_VENV", ROOT / ".venv-freezer-api-19"))
+LEGACY_VENV = Path(
+    os.environ.get("FREEZER_BENCH_LEGACY_VENV", ROOT / ".venv-freezer-api-19")
+).absolute()
 PROJECT = "bench"
 HEADERS = {
     "X-Identity-Status": "Confirmed",
@@ -339,9 +341,26 @@ class Measure:
     errors: int
 
 
+def settle(server: Server, limit: float = 120) -> None:
+    """Wait (at most ``limit`` s) until the server has worked off the last cell's backlog.
+
+    NOTE: a server that fell behind (19.0.0 under the mixed load) would otherwise spend
+    the next cell answering requests wrk has long given up on.
+    """
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        began = time.monotonic()
+        with contextlib.suppress(requests.RequestException):
+            requests.get(f"{server.base}/", headers=HEADERS, timeout=limit)
+            if time.monotonic() - began < 0.5:
+                return
+        time.sleep(1)
+
+
 def measure(
     server: Server, plan: list[tuple[int, str, str, str]], ids: Path, concurrency: int, seconds: int
 ) -> Measure:
+    settle(server)
     with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as handle:
         for weight, method, path, body in plan:
             handle.write(f"{weight}\t{method}\t{path}\t{body}\n")
