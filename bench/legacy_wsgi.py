@@ -27,5 +27,8 @@ def application(environ, start_response):
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + "/v2"
         environ["PATH_INFO"] = path[3:]
         return v2(environ, start_response)
-    start_response("404 Not Found", [("Content-Type", "application/json")])
-    return [b'{"title": "404 Not Found"}']
+    body = b'{"title": "404 Not Found"}'
+    start_response(
+        "404 Not Found", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]

@@ -164,12 +164,70 @@ def uwsgi_argv(binary: Path, port: int) -> list[str]:
     ]
 
 
-def ours(directory: Path, rows: int, server: str) -> contextlib.AbstractContextManager[Server]:
+#: engine -> (URL of its server for this server's drivers, driver 19.0.0 uses)
+ENGINES = {
+    "mariadb": (
+        os.environ.get("FREEZER_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306"),
+        "mysql+pymysql",
+    ),
+    "postgresql": (
+        os.environ.get("FREEZER_BENCH_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432"),
+        "postgresql+psycopg2",
+    ),
+}
+
+
+@contextlib.contextmanager
+def database(engine: str, directory: Path, name: str) -> Iterator[tuple[str, str]]:
+    """A new empty database: its URL for this server and for 19.0.0; dropped afterwards."""
+    if engine == "sqlite":
+        url = f"sqlite:///{directory / name}.db"
+        yield url, url
+        return
+    import sqlalchemy
+
+    server, legacy_driver = ENGINES[engine]
+    admin_url = sqlalchemy.make_url(server)
+    admin_url = admin_url.set(database="postgres" if engine == "postgresql" else None)
+    admin = sqlalchemy.create_engine(
+        admin_url.set(drivername=ours_driver(admin_url.drivername)), isolation_level="AUTOCOMMIT"
+    )
+    database_name = f"freezer_bench_{name}_{os.getpid()}"
+    create = f"CREATE DATABASE {database_name}"
+    if engine == "mariadb":
+        create += " CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+    with admin.connect() as connection:
+        connection.exec_driver_sql(create)
+    url = admin_url.set(database=database_name)
+    legacy_url = url.set(drivername=legacy_driver)
+    if engine == "mariadb":
+        legacy_url = legacy_url.update_query_dict({"charset": "utf8mb4"})
+    try:
+        yield (
+            url.render_as_string(hide_password=False),
+            legacy_url.render_as_string(hide_password=False),
+        )
+    finally:
+        force = " WITH (FORCE)" if engine == "postgresql" else ""
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {database_name}{force}")
+        admin.dispose()
+
+
+def ours_driver(drivername: str) -> str:
+    """The driver this benchmark's own Python reaches an engine with."""
+    backend = drivername.split("+")[0]
+    return {"mysql": "mysql+pymysql", "postgresql": "postgresql+psycopg"}.get(backend, drivername)
+
+
+def ours(
+    directory: Path, rows: int, server: str, url: str
+) -> contextlib.AbstractContextManager[Server]:
     port = free_port()
     conf = directory / "ours.conf"
     conf.write_text(
         f"[DEFAULT]\nbind_port = {port}\nworkers = {PROCESSES}\n"
-        f"[database]\nconnection = sqlite:///{directory / 'ours.db'}\n"
+        f"[database]\nconnection = {url}\n"
         f"[api]\nmax_limit = 1000\n"
     )
     manage = [str(OURS_BIN / "freezer-manage"), "--config-file", str(conf), "db"]
@@ -222,10 +280,9 @@ def write_prefill(path: Path, rows: int) -> list[str]:
     return ids
 
 
-def legacy(directory: Path, rows: int) -> contextlib.AbstractContextManager[Server]:
+def legacy(directory: Path, rows: int, url: str) -> contextlib.AbstractContextManager[Server]:
     port = free_port()
     conf = directory / "legacy.conf"
-    url = f"sqlite:///{directory / 'legacy.db'}"
     conf.write_text(f"[database]\nconnection = {url}\n")
     bin_dir = LEGACY_VENV / "bin"
     subprocess.run(
@@ -233,31 +290,42 @@ def legacy(directory: Path, rows: int) -> contextlib.AbstractContextManager[Serv
         check=True,
         capture_output=True,
     )
-    write_ids(
-        directory / "ids-freezer-api 19.0.0.txt", prefill_legacy(directory / "legacy.db", rows)
-    )
+    write_ids(directory / "ids-freezer-api 19.0.0.txt", prefill_legacy(url, rows))
     argv = [*uwsgi_argv(bin_dir / "uwsgi", port), "--wsgi-file", str(BENCH / "legacy_wsgi.py")]
     env = {"FREEZER_BENCH_CONF": str(conf)}
     return serve("freezer-api 19.0.0", argv, port, env, directory / "legacy.log")
 
 
-def prefill_legacy(database: Path, rows: int) -> list[str]:
+def prefill_legacy(url: str, rows: int) -> list[str]:
     """Insert ``rows`` backups into 19.0.0's table; return ids spread over the whole table."""
-    import sqlite3
+    import sqlalchemy
 
-    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None).isoformat(sep=" ")
+    parsed = sqlalchemy.make_url(url)
+    engine = sqlalchemy.create_engine(parsed.set(drivername=ours_driver(parsed.drivername)))
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     all_ids = [uuid.uuid4().hex for _ in range(rows)]
-    connection = sqlite3.connect(database)
-    with connection:
-        connection.executemany(
-            "INSERT INTO backups (id, job_id, project_id, user_id, status, backup_metadata,"
-            " created_at, updated_at, deleted) VALUES (?, NULL, ?, ?, 'available', ?, ?, ?, 0)",
-            (
-                (all_ids[i], PROJECT, "bench-user", json.dumps(backup(i)), now, now)
-                for i in range(rows)
-            ),
-        )
-    connection.close()
+    insert = sqlalchemy.text(
+        "INSERT INTO backups (id, job_id, project_id, user_id, status, backup_metadata,"
+        " created_at, updated_at, deleted) VALUES"
+        " (:id, NULL, :project, :user, 'available', :metadata, :now, :now, :deleted)"
+    )
+    with engine.begin() as connection:
+        for start in range(0, rows, 5000):
+            connection.execute(
+                insert,
+                [
+                    {
+                        "id": all_ids[index],
+                        "project": PROJECT,
+                        "user": "bench-user",
+                        "metadata": json.dumps(backup(index)),
+                        "now": now,
+                        "deleted": False,
+                    }
+                    for index in range(start, min(start + 5000, rows))
+                ],
+            )
+    engine.dispose()
     return all_ids[:: sampled(rows)]
 
 
@@ -293,6 +361,12 @@ def ensure_legacy_venv() -> None:
             subprocess.run([sys.executable, "-m", "venv", str(LEGACY_VENV)], check=True)
         pip = [str(LEGACY_VENV / "bin" / "python"), "-m", "pip", "-q", "install"]
         subprocess.run([*pip, "freezer-api==19.0.0", "uwsgi"], check=True)
+    # NOTE: 19.0.0 reaches MariaDB and PostgreSQL through oslo.db with these drivers.
+    python = str(LEGACY_VENV / "bin" / "python")
+    found = subprocess.run([python, "-c", "import pymysql, psycopg2"], capture_output=True)
+    if found.returncode != 0:
+        pip = [python, "-m", "pip", "-q", "install"]
+        subprocess.run([*pip, "PyMySQL", "psycopg2-binary"], check=True)
 
 
 # -- scenarios --------------------------------------------------------------------------------
@@ -351,7 +425,9 @@ def settle(server: Server, limit: float = 120) -> None:
     while time.monotonic() < deadline:
         began = time.monotonic()
         with contextlib.suppress(requests.RequestException):
-            requests.get(f"{server.base}/", headers=HEADERS, timeout=limit)
+            requests.get(
+                f"{server.base}/v2/{PROJECT}/backups?limit=1", headers=HEADERS, timeout=limit
+            )
             if time.monotonic() - began < 0.5:
                 return
         time.sleep(1)
@@ -483,6 +559,14 @@ def main() -> int:
     )
     parser.add_argument("--only", help="measure only the scenarios whose name contains this")
     parser.add_argument(
+        "--engine",
+        choices=("sqlite", "mariadb", "postgresql"),
+        default="sqlite",
+        help="database of both servers; MariaDB and PostgreSQL are reached at "
+        "$FREEZER_BENCH_MYSQL_URL / $FREEZER_BENCH_POSTGRESQL_URL (default: local, as root / "
+        "postgres), where the benchmark creates and drops its own databases",
+    )
+    parser.add_argument(
         "--server",
         choices=("uwsgi", "gunicorn"),
         default="uwsgi",
@@ -497,7 +581,7 @@ def main() -> int:
     plans = {name: plan for name, plan in scenarios().items() if not args.only or args.only in name}
     print(
         f"# {datetime.date.today()} on {os.cpu_count()} cores; {PROCESSES} processes each; "
-        f"SQLite; this server and the ceiling under {args.server}\n"
+        f"{args.engine}; this server and the ceiling under {args.server}\n"
     )
     with tempfile.TemporaryDirectory(prefix="freezer-bench-") as work:
         directory = Path(work)
@@ -513,10 +597,12 @@ def run_size(
     directory: Path, rows: int, args: argparse.Namespace, plans: dict[str, Any], ceiling_rps: float
 ) -> None:
     directory.mkdir()
-    contenders = [ours(directory, rows, args.server)]
-    if rows <= args.legacy_max_rows:
-        contenders.append(legacy(directory, rows))
     with contextlib.ExitStack() as stack:
+        url, _ = stack.enter_context(database(args.engine, directory, f"ours_{rows}"))
+        contenders = [ours(directory, rows, args.server, url)]
+        if rows <= args.legacy_max_rows:
+            _, legacy_url = stack.enter_context(database(args.engine, directory, f"legacy_{rows}"))
+            contenders.append(legacy(directory, rows, legacy_url))
         servers = [stack.enter_context(contender) for contender in contenders]
         for server in servers:
             verify(server)

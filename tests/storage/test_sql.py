@@ -116,3 +116,9 @@ def test_reads_by_id_find_records_on_every_engine(storage):
     assert storage.backups.get(scope=Scope(user_id="u1"), doc_id="b2").doc == {"n": 2}
     assert storage.backups.get(scope=Scope(project_id="p2"), doc_id="b1") is None
     assert storage.backups.exists(doc_id="b0") and not storage.backups.exists(doc_id="b9")
+    many = storage.backups.get_many(scope=Scope(project_id="p1"), doc_ids=["b2", "b0", "b9", "b2"])
+    assert {key: record.doc for key, record in many.items()} == {"b0": {"n": 0}, "b2": {"n": 2}}
+    assert storage.backups.get_many(scope=Scope(project_id="p2"), doc_ids=["b0"]) == {}
+    # longer lists than a prepared statement takes give the same answer
+    long_list = ["b1", *(f"missing-{number}" for number in range(200))]
+    assert list(storage.backups.get_many(scope=Scope(user_id="u1"), doc_ids=long_list)) == ["b1"]

@@ -51,6 +51,9 @@ LOG = logging.getLogger(__name__)
 SHARED_COLUMNS = {"clients": "is_central"}
 
 
+#: Longest id list read with a prepared statement (one is kept per length).
+MAX_PREPARED_IDS = 100
+
 #: SQLSTATEs (PostgreSQL) and error codes (MariaDB/MySQL) of deadlocks and lock waits
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 TRANSIENT_MYSQL_CODES = frozenset({1205, 1213})
@@ -176,19 +179,29 @@ class SqlRepository:
         )
 
     def get_many(self, *, scope: Scope, doc_ids: Sequence[str]) -> dict[str, Record]:
-        if not doc_ids:
+        ids = sorted(set(doc_ids))
+        if not ids:
             return {}
-        statement = (
-            select(*self._record_columns)
-            .where(
-                self._in_scope(scope, by_id=True),
-                self._table.c.doc_id.in_(sorted(set(doc_ids))),
+        names = [f"id{index}" for index in range(len(ids))]
+
+        def build() -> Select[Any]:
+            listed: list[Any] = [
+                bindparam(name, doc_id) for name, doc_id in zip(names, ids, strict=True)
+            ]
+            return (
+                select(*self._record_columns)
+                .where(self._in_scope(scope, by_id=True), self._table.c.doc_id.in_(listed))
+                .order_by(self._table.c.pk.desc())
             )
-            .order_by(self._table.c.pk.desc())
-        )
-        with translated_errors(self._noun), self._reading() as connection:
-            rows = connection.execute(statement).all()
-        return {row.doc_id: self._record(row) for row in rows}
+
+        # NOTE: one statement per number of ids, up to a page's worth; longer lists are rare.
+        if len(ids) > MAX_PREPARED_IDS:
+            with translated_errors(self._noun), self._reading() as connection:
+                rows = connection.execute(build()).all()
+            return {row.doc_id: self._record(row) for row in rows}
+        statement = self._statements.get(("get_many", len(ids), *self._scope_key(scope)), build)
+        values = {**self._scope_values(scope), **dict(zip(names, ids, strict=True))}
+        return {row[0]: self._raw_record(row) for row in self._fetch(statement, values)}
 
     def exists(self, *, doc_id: str) -> bool:
         statement = self._statements.get(
