@@ -28,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 
+from freezer_api import jsonfast
 from freezer_api.storage.base import (
     AnyOf,
     Change,
@@ -123,8 +124,10 @@ class SqlRepository:
         self._statements = prepared.Statements(engine)
         dialect = engine.dialect
         # NOTE: rows read through prepared statements carry the JSON column as the
-        # driver gives it; SQLAlchemy's own conversion turns it into the document.
-        self._load_doc = table.c.doc.type.dialect_impl(dialect).result_processor(dialect, None)
+        # driver gives it: text where SQLAlchemy would decode it (with the engine's
+        # deserializer, jsonfast), already decoded where the driver does (psycopg).
+        decodes = table.c.doc.type.dialect_impl(dialect).result_processor(dialect, None)
+        self._load_doc = None if decodes is None else jsonfast.loads
         self._field_names = frozenset(
             name
             for name in columns.keys()
