@@ -122,3 +122,27 @@ def test_reads_by_id_find_records_on_every_engine(storage):
     # longer lists than a prepared statement takes give the same answer
     long_list = ["b1", *(f"missing-{number}" for number in range(200))]
     assert list(storage.backups.get_many(scope=Scope(user_id="u1"), doc_ids=long_list)) == ["b1"]
+
+
+def test_sqlite_readers_see_every_committed_write(tmp_path):
+    from freezer_api.storage.base import Change, Record
+
+    url = f"sqlite:///{tmp_path / 'readers.db'}"
+    migrate.upgrade_url(url)
+    writer, reader = open_storage(url, {}), open_storage(url, {})
+    try:
+        scope = Scope(project_id="p1")
+        # NOTE: the reader keeps its connection between reads; each read must still see
+        # what the other storage committed since.
+        assert reader.backups.get(scope=scope, doc_id="b1") is None
+        writer.backups.insert(Record(doc_id="b1", project_id="p1", user_id="u1", doc={"n": 1}))
+        assert reader.backups.get(scope=scope, doc_id="b1").doc == {"n": 1}
+        writer.backups.update(
+            scope=scope, doc_id="b1", change=lambda record: Change(doc={"n": 2}, fields={})
+        )
+        assert reader.backups.get(scope=scope, doc_id="b1").doc == {"n": 2}
+        writer.backups.delete(scope=scope, doc_id="b1")
+        assert reader.backups.get(scope=scope, doc_id="b1") is None
+    finally:
+        writer.close()
+        reader.close()

@@ -10,6 +10,8 @@ many times the primary-key lookup it wraps.
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -64,6 +66,41 @@ class Statements:
         if prepared is None:
             prepared = self._prepared[key] = Prepared(build(), self.engine.dialect)
         return prepared
+
+
+class Readers:
+    """SQLite: each thread (of each process) keeps one connection for its reads.
+
+    NOTE: SQLite reads in WAL mode need no transaction and no network round trip; the
+    pool's checkout and return cost as much as the lookup itself. The connections are
+    detached from the pool, so they never starve writers of pooled ones; one opened
+    before a fork is left to the parent.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._local = threading.local()
+        self._opened: list[Any] = []
+        self._guard = threading.Lock()
+
+    def connection(self) -> Any:
+        held = getattr(self._local, "held", None)
+        if held is None or held[0] != os.getpid():
+            connection = self._engine.raw_connection()
+            connection.detach()
+            held = self._local.held = (os.getpid(), connection)
+            with self._guard:
+                self._opened.append(held)
+        return held[1]
+
+    def close(self) -> None:
+        with self._guard:
+            opened, self._opened = self._opened, []
+        for pid, connection in opened:
+            if pid == os.getpid():
+                with contextlib.suppress(Exception):
+                    connection.close()
+        self._local = threading.local()
 
 
 @contextlib.contextmanager

@@ -105,8 +105,10 @@ class SqlRepository:
         noun: str,
         lock: engines.WriteLock,
         connection: Connection | None = None,
+        readers: prepared.Readers | None = None,
     ) -> None:
         self._engine = engine
+        self._readers = readers
         self._lock = lock
         self._writer = engines.writer(engine)
         self._connection = connection
@@ -364,7 +366,12 @@ class SqlRepository:
     # -- helpers ---------------------------------------------------------------
     def _fetch(self, statement: prepared.Prepared, values: Mapping[str, Any]) -> list[Any]:
         """Rows of a prepared read, in the open transaction if there is one."""
-        connection = None if self._connection is None else self._connection.connection
+        if self._connection is not None:
+            connection = self._connection.connection
+        elif self._readers is not None:
+            connection = self._readers.connection()
+        else:
+            connection = None
         with translated_errors(self._noun):
             return prepared.fetch(self._engine, statement, values, connection)
 
@@ -454,8 +461,9 @@ class SqlStorage:
         self._connection = connection
         self._lock = lock or engines.write_lock(engine.url.render_as_string(hide_password=False))
         self._writer = engines.writer(engine)
+        self._readers = prepared.Readers(engine) if engine.dialect.name == "sqlite" else None
         self._repositories = {
-            kind: SqlRepository(engine, TABLES[kind], noun, self._lock, connection)
+            kind: SqlRepository(engine, TABLES[kind], noun, self._lock, connection, self._readers)
             for kind, noun in self.NOUNS.items()
         }
         self._bind()
@@ -492,6 +500,8 @@ class SqlStorage:
 
     def close(self) -> None:
         self._lock.close()
+        if self._readers is not None:
+            self._readers.close()
         self.engine.dispose()
 
 
