@@ -60,10 +60,16 @@ class Statements:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._prepared: dict[Any, Prepared] = {}
+        self._dialect_ready = False
 
     def get(self, key: Any, build: Callable[[], ClauseElement]) -> Prepared:
         prepared = self._prepared.get(key)
         if prepared is None:
+            if not self._dialect_ready:
+                # NOTE: the dialect learns the server's version and quirks on the
+                # engine's first connection; the SQL is compiled after that.
+                with self.engine.connect():
+                    self._dialect_ready = True
             prepared = self._prepared[key] = Prepared(build(), self.engine.dialect)
         return prepared
 

@@ -165,10 +165,11 @@ class SqlRepository:
 
     # -- reading ---------------------------------------------------------------
     def get(self, *, scope: Scope, doc_id: str) -> Record | None:
-        statement = self._statements.get(
-            ("get", *self._scope_key(scope)), lambda: self.get_statement(scope, doc_id)
+        rows = self._fetch(
+            ("get", *self._scope_key(scope)),
+            lambda: self.get_statement(scope, doc_id),
+            {**self._scope_values(scope), "doc_id": doc_id},
         )
-        rows = self._fetch(statement, {**self._scope_values(scope), "doc_id": doc_id})
         return self._raw_record(rows[0]) if rows else None
 
     def get_statement(self, scope: Scope, doc_id: str) -> Select[Any]:
@@ -204,25 +205,23 @@ class SqlRepository:
             with translated_errors(self._noun), self._reading() as connection:
                 rows = connection.execute(build()).all()
             return {row.doc_id: self._record(row) for row in rows}
-        statement = self._statements.get(("get_many", len(ids), *self._scope_key(scope)), build)
+        key = ("get_many", len(ids), *self._scope_key(scope))
         values = {**self._scope_values(scope), **dict(zip(names, ids, strict=True))}
-        return {row[0]: self._raw_record(row) for row in self._fetch(statement, values)}
+        return {row[0]: self._raw_record(row) for row in self._fetch(key, build, values)}
 
     def exists(self, *, doc_id: str) -> bool:
-        statement = self._statements.get(
-            ("exists",),
-            lambda: (
-                select(self._table.c.pk).where(self._table.c.doc_id == bindparam("doc_id")).limit(1)
-            ),
-        )
-        return bool(self._fetch(statement, {"doc_id": doc_id}))
+        def build() -> Select[Any]:
+            table = self._table
+            return select(table.c.pk).where(table.c.doc_id == bindparam("doc_id")).limit(1)
+
+        return bool(self._fetch(("exists",), build, {"doc_id": doc_id}))
 
     def search(self, *, scope: Scope, query: Query) -> list[Record]:
         shape = self._search_shape(scope, query)
         if shape is not None:
             key, values = shape
-            statement = self._statements.get(key, lambda: self.search_statement(scope, query))
-            return [self._raw_record(row) for row in self._fetch(statement, values)]
+            found = self._fetch(key, lambda: self.search_statement(scope, query), values)
+            return [self._raw_record(row) for row in found]
         with translated_errors(self._noun), self._reading() as connection:
             rows = connection.execute(self.search_statement(scope, query, connection)).all()
         return [self._record(row) for row in rows]
@@ -293,11 +292,11 @@ class SqlRepository:
             "doc": record.doc,
             **self._fields(record.fields),
         }
-        statement = self._statements.get(
-            ("insert", *sorted(values)),
-            lambda: insert(self._table).values({name: bindparam(name) for name in values}),
-        )
         with translated_errors(self._noun, record.doc_id), self._writing() as connection:
+            statement = self._statements.get(
+                ("insert", *sorted(values)),
+                lambda: insert(self._table).values({name: bindparam(name) for name in values}),
+            )
             prepared.execute(self._engine, statement, values, connection.connection)
         return Record(
             doc_id=record.doc_id,
@@ -364,8 +363,10 @@ class SqlRepository:
             return connection.execute(statement).rowcount > 0
 
     # -- helpers ---------------------------------------------------------------
-    def _fetch(self, statement: prepared.Prepared, values: Mapping[str, Any]) -> list[Any]:
-        """Rows of a prepared read, in the open transaction if there is one."""
+    def _fetch(
+        self, key: Any, build: Callable[[], Select[Any]], values: Mapping[str, Any]
+    ) -> list[Any]:
+        """Rows of the read prepared under ``key``, in the open transaction if there is one."""
         if self._connection is not None:
             connection = self._connection.connection
         elif self._readers is not None:
@@ -373,6 +374,7 @@ class SqlRepository:
         else:
             connection = None
         with translated_errors(self._noun):
+            statement = self._statements.get(key, build)
             return prepared.fetch(self._engine, statement, values, connection)
 
     @staticmethod
