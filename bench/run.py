@@ -177,6 +177,13 @@ ENGINES = {
 }
 
 
+#: engines freezer-api 19.0.0 cannot run on, and why
+LEGACY_CANNOT = {
+    # NOTE: its "db sync" fails there, yet exits 0.
+    "postgresql": 'its schema does not build on PostgreSQL (type "blob" does not exist)',
+}
+
+
 @contextlib.contextmanager
 def database(engine: str, directory: Path, name: str) -> Iterator[tuple[str, str]]:
     """A new empty database: its URL for this server and for 19.0.0; dropped afterwards."""
@@ -583,6 +590,8 @@ def main() -> int:
         f"# {datetime.date.today()} on {os.cpu_count()} cores; {PROCESSES} processes each; "
         f"{args.engine}; this server and the ceiling under {args.server}\n"
     )
+    if args.engine in LEGACY_CANNOT:
+        print(f"freezer-api 19.0.0 is not measured: {LEGACY_CANNOT[args.engine]}\n")
     with tempfile.TemporaryDirectory(prefix="freezer-bench-") as work:
         directory = Path(work)
         with ceiling(directory, args.server) as top:
@@ -600,7 +609,7 @@ def run_size(
     with contextlib.ExitStack() as stack:
         url, _ = stack.enter_context(database(args.engine, directory, f"ours_{rows}"))
         contenders = [ours(directory, rows, args.server, url)]
-        if rows <= args.legacy_max_rows:
+        if rows <= args.legacy_max_rows and args.engine not in LEGACY_CANNOT:
             _, legacy_url = stack.enter_context(database(args.engine, directory, f"legacy_{rows}"))
             contenders.append(legacy(directory, rows, legacy_url))
         servers = [stack.enter_context(contender) for contender in contenders]
