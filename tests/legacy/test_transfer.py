@@ -30,6 +30,14 @@ def manage_ok(*argv: str) -> None:
     assert manage.main(list(argv)) == 0
 
 
+def synced_sqlite(tmp_path: Path, name: str) -> tuple[str, str]:
+    """A new SQLite database at the current schema: its URL and its config file."""
+    url = f"sqlite:///{tmp_path / name}.db"
+    conf = conf_for(tmp_path, url, name)
+    manage_ok("--config-file", conf, "db", "sync")
+    return url, conf
+
+
 def fill(client: falcon.testing.TestClient) -> None:
     api = V2(client, "p1")
     client_id = api.register()
@@ -49,9 +57,7 @@ def test_a_round_trip_loses_nothing(client, database_url, tmp_path):
     source = conf_for(tmp_path, database_url, "source")
     first = tmp_path / "first.jsonl"
     manage_ok("--config-file", source, "db", "export", "--output", str(first))
-    target_url = f"sqlite:///{tmp_path / 'target.db'}"
-    target = conf_for(tmp_path, target_url, "target")
-    manage_ok("--config-file", target, "db", "sync")
+    target_url, target = synced_sqlite(tmp_path, "target")
     manage_ok("--config-file", target, "db", "import", "--input", str(first))
     second = tmp_path / "second.jsonl"
     manage_ok("--config-file", target, "db", "export", "--output", str(second))
@@ -70,9 +76,7 @@ def test_an_import_is_all_or_nothing(client, database_url, tmp_path, capsys):
     conf = conf_for(tmp_path, database_url, "db")
     dump = tmp_path / "dump.jsonl"
     manage_ok("--config-file", conf, "db", "export", "--output", str(dump))
-    target_url = f"sqlite:///{tmp_path / 'target.db'}"
-    target = conf_for(tmp_path, target_url, "target")
-    manage_ok("--config-file", target, "db", "sync")
+    _, target = synced_sqlite(tmp_path, "target")
     broken = tmp_path / "broken.jsonl"
     broken.write_text(dump.read_text() + dump.read_text().splitlines()[0] + "\n")
     assert manage.main(["--config-file", target, "db", "import", "--input", str(broken)]) == 1

@@ -111,7 +111,8 @@ class Readers:
 
 @contextlib.contextmanager
 def cursor(engine: Engine, connection: Any = None) -> Iterator[Any]:
-    """A DB-API cursor: on ``connection`` (an open transaction's), else on a pooled one.
+    """A DB-API cursor: on ``connection`` (an open transaction's, or a thread's SQLite
+    reader, both kept by the caller), else on a pooled one.
 
     Driver errors come out as SQLAlchemy's, and a connection found dead is dropped from
     the pool, as SQLAlchemy's own execution does.

@@ -104,14 +104,15 @@ class SqlRepository:
         table: Table,
         noun: str,
         lock: engines.WriteLock,
-        connection: Connection | None = None,
+        writer: Engine,
         readers: prepared.Readers | None = None,
     ) -> None:
         self._engine = engine
         self._readers = readers
         self._lock = lock
-        self._writer = engines.writer(engine)
-        self._connection = connection
+        self._writer = writer
+        #: the open transaction's connection, in a copy made by ``within``
+        self._connection: Connection | None = None
         self._dialect = engine.dialect.name
         self._table = table
         self._noun = noun
@@ -453,19 +454,15 @@ class SqlStorage:
         "sessions": "session",
     }
 
-    def __init__(
-        self,
-        engine: Engine,
-        connection: Connection | None = None,
-        lock: engines.WriteLock | None = None,
-    ) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._connection = connection
-        self._lock = lock or engines.write_lock(engine.url.render_as_string(hide_password=False))
+        #: the open transaction's connection, in a copy made by ``_within``
+        self._connection: Connection | None = None
+        self._lock = engines.write_lock(engine.url.render_as_string(hide_password=False))
         self._writer = engines.writer(engine)
         self._readers = prepared.Readers(engine) if engine.dialect.name == "sqlite" else None
         self._repositories = {
-            kind: SqlRepository(engine, TABLES[kind], noun, self._lock, connection, self._readers)
+            kind: SqlRepository(engine, TABLES[kind], noun, self._lock, self._writer, self._readers)
             for kind, noun in self.NOUNS.items()
         }
         self._bind()
