@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from freezer_api.storage import open_storage
 from freezer_api.storage.base import Scope
@@ -146,3 +149,70 @@ def test_sqlite_readers_see_every_committed_write(tmp_path):
     finally:
         writer.close()
         reader.close()
+
+
+def test_sqlite_writers_of_a_process_share_commits(tmp_path):
+    """Group commit: concurrent writers share commits; each keeps or loses only its own changes."""
+    from freezer_api.errors import Conflict
+    from freezer_api.storage.base import Record
+
+    url = f"sqlite:///{tmp_path / 'group.db'}"
+    migrate.upgrade_url(url)
+    storage, other = open_storage(url, {}), open_storage(url, {})
+    commits = []
+    event.listen(storage.engine, "commit", lambda connection: commits.append(1))
+    scope = Scope(project_id="p1")
+
+    def backup(doc_id: str) -> Record:
+        return Record(doc_id=doc_id, project_id="p1", user_id="u1", doc={"id": doc_id})
+
+    storage.backups.insert(backup("taken"))
+    commits.clear()
+    start = threading.Barrier(12)
+    outcomes: dict[str, str] = {}
+    acknowledged_but_unseen: list[str] = []
+
+    def writer(number: int) -> None:
+        doc_id = f"b{number}"
+        start.wait()
+        try:
+            with storage.atomic() as transaction:
+                transaction.backups.insert(backup(doc_id))
+                if number % 4 == 1:
+                    # a second write of a known id: this writer's own changes are undone
+                    transaction.backups.insert(backup("taken"))
+                if number % 4 == 2:
+                    raise ValueError("the writer's own failure")
+                # NOTE: holding the turn a little lets the other writers queue behind it.
+                time.sleep(0.01)
+        except Conflict:
+            outcomes[doc_id] = "conflict"
+        except ValueError:
+            outcomes[doc_id] = "failed"
+        else:
+            outcomes[doc_id] = "written"
+            # acknowledged means committed: another connection reads it at once
+            if other.backups.get(scope=scope, doc_id=doc_id) is None:
+                acknowledged_but_unseen.append(doc_id)
+
+    threads = [threading.Thread(target=writer, args=(number,)) for number in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert acknowledged_but_unseen == []
+        stored = {
+            doc_id
+            for doc_id in outcomes
+            if other.backups.get(scope=scope, doc_id=doc_id) is not None
+        }
+        written = {doc_id for doc_id, outcome in outcomes.items() if outcome == "written"}
+        assert len(written) == 6
+        assert stored == written
+        assert {outcome for outcome in outcomes.values()} == {"written", "conflict", "failed"}
+        # twelve writers, fewer commits: the writers queued behind one another shared them
+        assert 1 <= len(commits) < len(written)
+    finally:
+        storage.close()
+        other.close()

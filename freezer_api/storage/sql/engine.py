@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -113,18 +112,24 @@ class WriteLock:
         self._handle: IO[bytes] | None = None
         self._pid = 0
 
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
+    def acquire(self) -> None:
         if self._path is None:
-            yield
             return
-        with self._threads:
-            handle = self._file()
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        self._threads.acquire()
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def release(self) -> None:
+        """Release the lock; the thread releasing it may be another than the one that took it."""
+        if self._path is None:
+            return
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
 
     def close(self) -> None:
         if self._handle is not None:

@@ -42,8 +42,8 @@ from freezer_api.storage.base import (
     StorageUnavailable,
     VersionMismatch,
 )
+from freezer_api.storage.sql import commit, filters, prepared
 from freezer_api.storage.sql import engine as engines
-from freezer_api.storage.sql import filters, prepared
 from freezer_api.storage.sql.models import TABLES
 
 LOG = logging.getLogger(__name__)
@@ -103,14 +103,12 @@ class SqlRepository:
         engine: Engine,
         table: Table,
         noun: str,
-        lock: engines.WriteLock,
-        writer: Engine,
+        transactions: commit.Transactions,
         readers: prepared.Readers | None = None,
     ) -> None:
         self._engine = engine
         self._readers = readers
-        self._lock = lock
-        self._writer = writer
+        self._transactions = transactions
         #: the open transaction's connection, in a copy made by ``within``
         self._connection: Connection | None = None
         self._dialect = engine.dialect.name
@@ -151,7 +149,7 @@ class SqlRepository:
         if self._connection is not None:
             yield self._connection
             return
-        with self._lock.held(), self._writer.begin() as connection:
+        with self._transactions.transaction() as connection:
             yield connection
 
     def within(self, connection: Connection) -> SqlRepository:
@@ -459,10 +457,14 @@ class SqlStorage:
         #: the open transaction's connection, in a copy made by ``_within``
         self._connection: Connection | None = None
         self._lock = engines.write_lock(engine.url.render_as_string(hide_password=False))
-        self._writer = engines.writer(engine)
-        self._readers = prepared.Readers(engine) if engine.dialect.name == "sqlite" else None
+        writer = engines.writer(engine)
+        sqlite = engine.dialect.name == "sqlite"
+        self._transactions = (
+            commit.GroupCommit(writer, self._lock) if sqlite else commit.Transactions(writer)
+        )
+        self._readers = prepared.Readers(engine) if sqlite else None
         self._repositories = {
-            kind: SqlRepository(engine, TABLES[kind], noun, self._lock, self._writer, self._readers)
+            kind: SqlRepository(engine, TABLES[kind], noun, self._transactions, self._readers)
             for kind, noun in self.NOUNS.items()
         }
         self._bind()
@@ -490,11 +492,7 @@ class SqlStorage:
         if self._connection is not None:
             yield self
             return
-        with (
-            translated_errors("document"),
-            self._lock.held(),
-            self._writer.begin() as connection,
-        ):
+        with translated_errors("document"), self._transactions.transaction() as connection:
             yield self._within(connection)
 
     def close(self) -> None:

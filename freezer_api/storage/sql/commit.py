@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Write transactions; on SQLite, the writers of a process share commits (group commit).
+
+SQLite has one writer at a time, and with ``synchronous = FULL`` every commit waits for the
+disk. A transaction per write makes that wait the limit on writes per second, however many
+requests are ready. :class:`GroupCommit` lets the writers that arrive while a commit is on
+its way to the disk write in the next transaction together, and commits it once for all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+from sqlalchemy import Connection, Engine, RootTransaction
+
+from freezer_api.storage.base import StorageUnavailable
+from freezer_api.storage.sql.engine import WriteLock
+
+
+class Transactions:
+    """A transaction per writer, for engines that lock rows themselves."""
+
+    def __init__(self, writer: Engine) -> None:
+        self._writer = writer
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self._writer.begin() as connection:
+            yield connection
+
+
+class _Batch:
+    """One transaction shared by the writers that take turns in it."""
+
+    def __init__(self, connection: Connection, transaction: RootTransaction) -> None:
+        self.connection = connection
+        self.transaction = transaction
+        #: writers whose changes the transaction holds
+        self.members = 0
+        #: why the commit failed, for every member
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+    def usable(self) -> bool:
+        return self.transaction.is_active and not self.connection.invalidated
+
+
+class GroupCommit(Transactions):
+    """SQLite write transactions: a process's writers take turns in one, committed once.
+
+    Each writer runs in a savepoint of the shared transaction, so a writer that fails undoes
+    only its own changes. The writer whose turn ends with nobody waiting commits (one fsync)
+    for all, and each writer returns only once the commit holding its changes is done: what
+    is acknowledged is on disk, as with a commit per write. The processes sharing the
+    database take turns on ``lock``, held from a batch's BEGIN to its COMMIT.
+    """
+
+    #: most writers one commit serves, so that under a steady stream every writer returns
+    MAX_MEMBERS = 64
+
+    def __init__(self, writer: Engine, lock: WriteLock) -> None:
+        super().__init__(writer)
+        self._lock = lock
+        self._turns = threading.Condition()
+        self._busy = False
+        self._waiting = 0
+        #: the open batch; read and written only by the writer whose turn it is
+        self._batch: _Batch | None = None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        batch = self._take_turn()
+        try:
+            with batch.connection.begin_nested():
+                yield batch.connection
+        except BaseException:
+            self._end_turn(batch, joined=False)
+            raise
+        self._end_turn(batch, joined=True)
+        batch.done.wait()
+        if batch.error is not None:
+            raise batch.error
+
+    def _take_turn(self) -> _Batch:
+        with self._turns:
+            self._waiting += 1
+            try:
+                while self._busy:
+                    self._turns.wait()
+            finally:
+                self._waiting -= 1
+            self._busy = True
+        if self._batch is None:
+            try:
+                self._batch = self._open()
+            except BaseException:
+                self._give_turn()
+                raise
+        return self._batch
+
+    def _open(self) -> _Batch:
+        self._lock.acquire()
+        try:
+            connection = self._writer.connect()
+            try:
+                return _Batch(connection, connection.begin())
+            except BaseException:
+                connection.close()
+                raise
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _end_turn(self, batch: _Batch, *, joined: bool) -> None:
+        usable = batch.usable()
+        with self._turns:
+            if joined:
+                batch.members += 1
+            if usable and self._waiting and batch.members < self.MAX_MEMBERS:
+                # NOTE: a writer is waiting; it joins this batch, and commits it or
+                # passes the turn on in its own turn.
+                self._busy = False
+                self._turns.notify()
+                return
+        self._batch = None
+        try:
+            self._finish(batch, usable)
+        finally:
+            self._give_turn()
+
+    def _finish(self, batch: _Batch, usable: bool) -> None:
+        try:
+            if usable and batch.members:
+                batch.transaction.commit()
+            else:
+                batch.transaction.rollback()
+                if batch.members:
+                    batch.error = StorageUnavailable(
+                        "The database transaction failed before it was committed; try again."
+                    )
+        except BaseException as error:
+            batch.error = error
+        finally:
+            try:
+                batch.connection.close()
+            finally:
+                self._lock.release()
+                batch.done.set()
+
+    def _give_turn(self) -> None:
+        with self._turns:
+            self._busy = False
+            self._turns.notify()
