@@ -16,6 +16,8 @@ from freezer_api.storage.base import Scope
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql import migrate
 from freezer_api.storage.sql.models import Base
+from tests import throwaway
+from tests.conftest import SERVER_ENGINES
 
 
 def test_migrations_build_exactly_the_models(storage):
@@ -127,12 +129,11 @@ def test_reads_by_id_find_records_on_every_engine(storage):
     assert list(storage.backups.get_many(scope=Scope(user_id="u1"), doc_ids=long_list)) == ["b1"]
 
 
-def test_sqlite_readers_see_every_committed_write(tmp_path):
+def test_readers_see_every_committed_write(settings, storage):
     from freezer_api.storage.base import Change, Record
 
-    url = f"sqlite:///{tmp_path / 'readers.db'}"
-    migrate.upgrade_url(url)
-    writer, reader = open_storage(url, {}), open_storage(url, {})
+    reader = open_storage(settings.database_url, {})
+    writer = storage
     try:
         scope = Scope(project_id="p1")
         # NOTE: the reader keeps its connection between reads; each read must still see
@@ -147,8 +148,41 @@ def test_sqlite_readers_see_every_committed_write(tmp_path):
         writer.backups.delete(scope=scope, doc_id="b1")
         assert reader.backups.get(scope=scope, doc_id="b1") is None
     finally:
-        writer.close()
         reader.close()
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+def test_a_reader_whose_connection_died_reads_on_a_new_one(server, request):
+    from freezer_api.storage.base import Record
+
+    if not SERVER_ENGINES[server]:
+        pytest.skip(f"no {server} under test")
+    url = request.getfixturevalue("server_databases")[server]
+    throwaway.empty(url)
+    storage = open_storage(url, {})
+    try:
+        scope = Scope(project_id="p1")
+        storage.backups.insert(Record(doc_id="b1", project_id="p1", user_id="u1", doc={"n": 1}))
+        assert storage.backups.get(scope=scope, doc_id="b1").doc == {"n": 1}
+        # the server ends the reader's session, as a restart or an idle timeout would
+        kill = {
+            "postgresql": "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            "mariadb": None,
+        }[server]
+        with storage.engine.connect() as admin:
+            if kill is None:
+                own = admin.execute(text("SELECT CONNECTION_ID()")).scalar()
+                sessions = admin.execute(
+                    text("SELECT id FROM information_schema.processlist WHERE db = DATABASE()")
+                ).scalars()
+                for session in [session for session in sessions if session != own]:
+                    admin.execute(text(f"KILL {int(session)}"))
+            else:
+                admin.execute(text(kill))
+        assert storage.backups.get(scope=scope, doc_id="b1").doc == {"n": 1}
+    finally:
+        storage.close()
 
 
 def test_sqlite_writers_of_a_process_share_commits(tmp_path):

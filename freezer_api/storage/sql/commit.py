@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from freezer_api.storage.base import StorageUnavailable
+from freezer_api.storage.sql import prepared
 from freezer_api.storage.sql.engine import WriteLock
 
 
@@ -41,10 +42,12 @@ class _Batch:
         self.members = 0
         #: why the commit failed, for every member
         self.error: BaseException | None = None
+        #: a savepoint failed: the changes of the writers before are not known to be intact
+        self.broken = False
         self.done = threading.Event()
 
     def usable(self) -> bool:
-        return self.transaction.is_active and not self.connection.invalidated
+        return not self.broken and self.transaction.is_active and not self.connection.invalidated
 
 
 class GroupCommit(Transactions):
@@ -73,8 +76,17 @@ class GroupCommit(Transactions):
     def transaction(self) -> Iterator[Connection]:
         batch = self._take_turn()
         try:
-            with batch.connection.begin_nested():
+            self._driver_sql(batch, "SAVEPOINT writer")
+            try:
                 yield batch.connection
+            except BaseException:
+                # NOTE: the writer's own error is the one to report; a batch whose
+                # savepoint cannot be undone is marked broken, and rolled back whole.
+                with contextlib.suppress(Exception):
+                    self._driver_sql(batch, "ROLLBACK TO writer")
+                    self._driver_sql(batch, "RELEASE writer")
+                raise
+            self._driver_sql(batch, "RELEASE writer")
         except BaseException:
             self._end_turn(batch, joined=False)
             raise
@@ -82,6 +94,16 @@ class GroupCommit(Transactions):
         batch.done.wait()
         if batch.error is not None:
             raise batch.error
+
+    def _driver_sql(self, batch: _Batch, sql: str) -> None:
+        # NOTE: straight on the driver: SQLAlchemy's nested transactions cost more than
+        # the insert they would wrap. A savepoint that fails leaves the batch unusable.
+        try:
+            with prepared.cursor(self._writer, batch.connection.connection) as current:
+                current.execute(sql)
+        except BaseException:
+            batch.broken = True
+            raise
 
     def _take_turn(self) -> _Batch:
         with self._turns:

@@ -104,7 +104,7 @@ class SqlRepository:
         table: Table,
         noun: str,
         transactions: commit.Transactions,
-        readers: prepared.Readers | None = None,
+        readers: prepared.Readers,
     ) -> None:
         self._engine = engine
         self._readers = readers
@@ -366,15 +366,11 @@ class SqlRepository:
         self, key: Any, build: Callable[[], Select[Any]], values: Mapping[str, Any]
     ) -> list[Any]:
         """Rows of the read prepared under ``key``, in the open transaction if there is one."""
-        if self._connection is not None:
-            connection = self._connection.connection
-        elif self._readers is not None:
-            connection = self._readers.connection()
-        else:
-            connection = None
         with translated_errors(self._noun):
             statement = self._statements.get(key, build)
-            return prepared.fetch(self._engine, statement, values, connection)
+            if self._connection is not None:
+                return prepared.fetch(self._engine, statement, values, self._connection.connection)
+            return self._readers.fetch(statement, values)
 
     @staticmethod
     def _scope_key(scope: Scope) -> tuple[bool, ...]:
@@ -462,7 +458,7 @@ class SqlStorage:
         self._transactions = (
             commit.GroupCommit(writer, self._lock) if sqlite else commit.Transactions(writer)
         )
-        self._readers = prepared.Readers(engine) if sqlite else None
+        self._readers = prepared.Readers(engine)
         self._repositories = {
             kind: SqlRepository(engine, TABLES[kind], noun, self._transactions, self._readers)
             for kind, noun in self.NOUNS.items()
@@ -497,8 +493,7 @@ class SqlStorage:
 
     def close(self) -> None:
         self._lock.close()
-        if self._readers is not None:
-            self._readers.close()
+        self._readers.close()
         self.engine.dispose()
 
 
