@@ -228,12 +228,12 @@ def ours_driver(drivername: str) -> str:
 
 
 def ours(
-    directory: Path, rows: int, server: str, url: str
+    directory: Path, rows: int, server: str, url: str, threads: int
 ) -> contextlib.AbstractContextManager[Server]:
     port = free_port()
     conf = directory / "ours.conf"
     conf.write_text(
-        f"[DEFAULT]\nbind_port = {port}\nworkers = {PROCESSES}\n"
+        f"[DEFAULT]\nbind_port = {port}\nworkers = {PROCESSES}\nthreads = {threads}\n"
         f"[database]\nconnection = {url}\n"
         f"[api]\nmax_limit = 1000\n"
     )
@@ -244,6 +244,8 @@ def ours(
     subprocess.run([*manage, "import", "--input", str(lines)], check=True, capture_output=True)
     if server == "uwsgi":
         argv = [*uwsgi_argv(OURS_BIN / "uwsgi", port), "--module", "freezer_api.cmd.api"]
+        if threads > 1:
+            argv += ["--threads", str(threads)]
     else:
         argv = [str(OURS_BIN / "freezer-api"), "--config-file", str(conf)]
     env = {"FREEZER_API_CONFIG": str(conf)}
@@ -564,7 +566,9 @@ def main() -> int:
         default=10_000,
         help="largest table freezer-api 19.0.0 is measured on (its searches read every row)",
     )
-    parser.add_argument("--only", help="measure only the scenarios whose name contains this")
+    parser.add_argument(
+        "--only", help="measure only the scenarios whose names contain one of these (a, b, ...)"
+    )
     parser.add_argument(
         "--engine",
         choices=("sqlite", "mariadb", "postgresql"),
@@ -580,15 +584,28 @@ def main() -> int:
         help="WSGI server of this server and of the ceiling: uwsgi, as 19.0.0 is served, or "
         "gunicorn (the freezer-api command)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads in each of this server's processes (19.0.0 and the ceiling keep one); "
+        "SQLite writers of a process share commits, so threads raise the write rate",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 1
     ensure_legacy_venv()
-    plans = {name: plan for name, plan in scenarios().items() if not args.only or args.only in name}
+    wanted = args.only.split(",") if args.only else []
+    plans = {
+        name: plan
+        for name, plan in scenarios().items()
+        if not wanted or any(part in name for part in wanted)
+    }
     print(
         f"# {datetime.date.today()} on {os.cpu_count()} cores; {PROCESSES} processes each; "
-        f"{args.engine}; this server and the ceiling under {args.server}\n"
+        f"{args.engine}; this server and the ceiling under {args.server}; "
+        f"{args.threads} thread(s) in each of this server's processes\n"
     )
     if args.engine in LEGACY_CANNOT:
         print(f"freezer-api 19.0.0 is not measured: {LEGACY_CANNOT[args.engine]}\n")
@@ -608,7 +625,7 @@ def run_size(
     directory.mkdir()
     with contextlib.ExitStack() as stack:
         url, _ = stack.enter_context(database(args.engine, directory, f"ours_{rows}"))
-        contenders = [ours(directory, rows, args.server, url)]
+        contenders = [ours(directory, rows, args.server, url, args.threads)]
         if rows <= args.legacy_max_rows and args.engine not in LEGACY_CANNOT:
             _, legacy_url = stack.enter_context(database(args.engine, directory, f"legacy_{rows}"))
             contenders.append(legacy(directory, rows, legacy_url))
