@@ -3,19 +3,20 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
 
 from freezer_api.storage import open_storage
 from freezer_api.storage.base import Scope
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql import migrate
-from freezer_api.storage.sql.models import Base
+from freezer_api.storage.sql.models import TABLES, Base
 from tests import throwaway
 from tests.conftest import SERVER_ENGINES
 
@@ -107,6 +108,48 @@ def test_a_read_by_id_seeks_the_id_whatever_the_scope(sqlite_storage, scope):
     compiled = statement.compile(storage.engine, compile_kwargs={"literal_binds": True})
     found = plan(storage, str(compiled))
     assert "USING INDEX ix_backups_doc_id (doc_id=?)" in found, found
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [Scope(project_id="p1"), Scope(user_id="u1"), Scope(project_id="p1", user_id="u1")],
+    ids=["project", "user", "both"],
+)
+def test_a_read_by_id_seeks_the_id_on_postgresql_without_statistics(scope, request):
+    if not SERVER_ENGINES["postgresql"]:
+        pytest.skip("no postgresql under test")
+    url = request.getfixturevalue("server_databases")["postgresql"]
+    throwaway.empty(url)
+    storage = open_storage(url, {})
+    try:
+        # NOTE: rows written since the last ANALYZE (autovacuum's comes later) leave
+        # PostgreSQL without statistics; it then walked the project's (project_id, pk)
+        # index for ORDER BY pk LIMIT 1.
+        now = datetime.datetime(2026, 1, 1)
+        with storage.engine.begin() as connection:
+            connection.execute(
+                insert(TABLES["backups"]),
+                [
+                    {
+                        "doc_id": f"b{number}",
+                        "project_id": "p1",
+                        "user_id": "u1",
+                        "version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                        "doc": {"n": number},
+                    }
+                    for number in range(3000)
+                ],
+            )
+        statement = storage.backups.get_statement(scope, "b2500")
+        compiled = statement.compile(storage.engine, compile_kwargs={"literal_binds": True})
+        with storage.engine.connect() as connection:
+            found = "\n".join(connection.execute(text(f"EXPLAIN {compiled}")).scalars())
+        assert "ix_backups_doc_id" in found, found
+        assert storage.backups.get(scope=scope, doc_id="b2500").doc == {"n": 2500}
+    finally:
+        storage.close()
 
 
 def test_reads_by_id_find_records_on_every_engine(storage):
@@ -250,3 +293,26 @@ def test_sqlite_writers_of_a_process_share_commits(tmp_path):
     finally:
         storage.close()
         other.close()
+
+
+def test_an_import_leaves_postgresql_with_statistics(request):
+    from freezer_api.storage.sql.transfer import import_records
+
+    if not SERVER_ENGINES["postgresql"]:
+        pytest.skip("no postgresql under test")
+    url = request.getfixturevalue("server_databases")["postgresql"]
+    throwaway.empty(url)
+    storage = open_storage(url, {})
+    try:
+        records = (
+            {"kind": "backups", "doc_id": f"b{n}", "project_id": "p1", "user_id": "u1", "doc": {}}
+            for n in range(100)
+        )
+        assert import_records(storage.engine, records)["backups"] == 100
+        with storage.engine.connect() as connection:
+            analysed = connection.execute(
+                text("SELECT count(*) FROM pg_stats WHERE tablename = 'backups'")
+            ).scalar()
+        assert analysed > 0
+    finally:
+        storage.close()

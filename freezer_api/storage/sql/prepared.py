@@ -193,11 +193,13 @@ def execute(engine: Engine, prepared: Prepared, values: Mapping[str, Any], conne
 
 
 class unindexed(ColumnElement[Any]):  # noqa: N801 - reads as a SQL function
-    """A column SQLite must not pick an index for (``+column``); itself elsewhere.
+    """A column the planner must not pick an index for: ``+column`` on SQLite,
+    ``(column || '')`` on PostgreSQL; itself on MariaDB/MySQL.
 
-    NOTE: without statistics SQLite rates "project_id = ?" as selective as
-    "doc_id = ?", and reads by id would walk the project's index; the unary plus is
-    SQLite's documented way to rule an index out. Engines with statistics choose well.
+    NOTE: without statistics SQLite (always) and PostgreSQL (until its first ANALYZE,
+    e.g. right after a bulk import) rate "project_id = ?" as selective as "doc_id = ?",
+    and with ORDER BY pk LIMIT 1 a read by id walks the project's (project_id, pk)
+    index: its cost grows with the project. InnoDB keeps statistics from the start.
     """
 
     _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
@@ -217,3 +219,8 @@ def _unindexed(element: unindexed, compiler: Any, **kw: Any) -> str:
 @compiles(unindexed, "sqlite")
 def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
     return "+" + str(compiler.process(element.column, **kw))
+
+
+@compiles(unindexed, "postgresql")
+def _unindexed_postgresql(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return "(" + str(compiler.process(element.column, **kw)) + " || '')"

@@ -92,4 +92,20 @@ def import_records(engine: Engine, records: Iterable[dict[str, Any]]) -> Counter
                 flush(kind)
         for kind in TABLES:
             flush(kind)
+    _analyze(engine)
     return counts
+
+
+def _analyze(engine: Engine) -> None:
+    """Give the planner statistics of the imported tables now, not at the next autovacuum.
+
+    SQLite's queries are written for a database without statistics, and keep none.
+    """
+    tables = ", ".join(TABLES)
+    statement = {"postgresql": f"ANALYZE {tables}", "mysql": f"ANALYZE TABLE {tables}"}.get(
+        engine.dialect.name
+    )
+    if statement is not None:
+        with translated_errors("record"), engine.connect() as connection:
+            connection.exec_driver_sql(statement).close()
+            connection.commit()
