@@ -316,3 +316,28 @@ def test_an_import_leaves_postgresql_with_statistics(request):
         assert analysed > 0
     finally:
         storage.close()
+
+
+def test_a_batch_passed_to_a_writer_that_never_comes_is_still_committed(tmp_path):
+    from freezer_api.storage.base import Record
+
+    url = f"sqlite:///{tmp_path / 'rescue.db'}"
+    migrate.upgrade_url(url)
+    storage, other = open_storage(url, {}), open_storage(url, {})
+    group = storage._transactions
+    group.RESCUE_AFTER = 0.05
+    try:
+        with storage.atomic() as transaction:
+            transaction.backups.insert(Record(doc_id="b1", project_id="p1", user_id="u1", doc={}))
+            # NOTE: as if a writer were waiting for the turn, and died before taking it
+            with group._turns:
+                group._waiting += 1
+        with group._turns:
+            group._waiting -= 1
+        assert other.backups.get(scope=Scope(project_id="p1"), doc_id="b1") is not None
+        # the turn is free again: the next writer gets it
+        storage.backups.insert(Record(doc_id="b2", project_id="p1", user_id="u1", doc={}))
+        assert other.backups.get(scope=Scope(project_id="p1"), doc_id="b2") is not None
+    finally:
+        storage.close()
+        other.close()

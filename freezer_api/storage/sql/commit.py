@@ -62,6 +62,8 @@ class GroupCommit(Transactions):
 
     #: most writers one commit serves, so that under a steady stream every writer returns
     MAX_MEMBERS = 64
+    #: seconds a writer waits for its batch's commit before checking nobody holds the turn
+    RESCUE_AFTER = 1.0
 
     def __init__(self, writer: Engine, lock: WriteLock) -> None:
         super().__init__(writer)
@@ -91,7 +93,8 @@ class GroupCommit(Transactions):
             self._end_turn(batch, joined=False)
             raise
         self._end_turn(batch, joined=True)
-        batch.done.wait()
+        while not batch.done.wait(self.RESCUE_AFTER):
+            self._rescue(batch)
         if batch.error is not None:
             raise batch.error
 
@@ -170,6 +173,22 @@ class GroupCommit(Transactions):
             finally:
                 self._lock.release()
                 batch.done.set()
+
+    def _rescue(self, batch: _Batch) -> None:
+        """Commit ``batch`` if the writer it was passed to never took its turn.
+
+        NOTE: a writer is only told the turn is free; one that dies waiting for it (an
+        asynchronous exception) would leave the batch open with its members waiting.
+        """
+        with self._turns:
+            if self._busy or self._batch is not batch:
+                return
+            self._busy = True
+        self._batch = None
+        try:
+            self._finish(batch, batch.usable())
+        finally:
+            self._give_turn()
 
     def _give_turn(self) -> None:
         with self._turns:
