@@ -188,8 +188,8 @@ LEGACY_CANNOT = {
 def database(engine: str, directory: Path, name: str) -> Iterator[tuple[str, str]]:
     """A new empty database: its URL for this server and for 19.0.0; dropped afterwards."""
     if engine == "sqlite":
-        url = f"sqlite:///{directory / name}.db"
-        yield url, url
+        path = f"sqlite:///{directory / name}.db"
+        yield path, path
         return
     import sqlalchemy
 
@@ -505,7 +505,7 @@ def add_jobs(server: Server, count: int) -> None:
         )
     action = {"action": "backup", "mode": "fs", "path_to_backup": "/etc", "backup_name": "etc"}
     for number in range(count):
-        job = {
+        job: dict[str, Any] = {
             "client_id": f"bench_client-{number % 20}",
             "job_schedule": {"status": "completed" if number % 3 == 0 else "scheduled"},
             "job_actions": [{"freezer_action": action}],
