@@ -341,3 +341,28 @@ def test_a_batch_passed_to_a_writer_that_never_comes_is_still_committed(tmp_path
     finally:
         storage.close()
         other.close()
+
+
+def test_a_thread_s_reading_connection_is_closed_when_the_thread_ends(storage):
+    import gc
+
+    from freezer_api.storage.base import Record
+
+    storage.backups.insert(Record(doc_id="b1", project_id="p1", user_id="u1", doc={"n": 1}))
+    found = []
+
+    def read() -> None:
+        found.append(storage.backups.get(scope=Scope(project_id="p1"), doc_id="b1"))
+
+    # NOTE: as a server that starts a thread per request would
+    for _ in range(5):
+        threads = [threading.Thread(target=read) for _ in range(10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    gc.collect()
+    assert len(found) == 50 and all(record.doc == {"n": 1} for record in found)
+    assert storage._readers.open_count() == 0
+    read()
+    assert storage._readers.open_count() == 1

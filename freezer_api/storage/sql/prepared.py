@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -83,13 +84,14 @@ class Readers:
     when it starts, and no transaction stays open between reads). One found dead is
     dropped and the read is tried once more on a new one, as the pool's pre-ping would.
     The connections are detached from the pool, so they never starve writers of pooled
-    ones; one opened before a fork is left to the parent.
+    ones; a thread's is closed when the thread ends (servers that start a thread per
+    request do not pile them up), and one opened before a fork is left to the parent.
     """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._local = threading.local()
-        self._opened: list[Any] = []
+        self._closers: set[weakref.finalize[Any, Any]] = set()
         self._guard = threading.Lock()
 
     def fetch(self, prepared: Prepared, values: Mapping[str, Any]) -> list[Row]:
@@ -101,9 +103,14 @@ class Readers:
             self._drop()
         return fetch(self._engine, prepared, values, self._connection())
 
+    def open_count(self) -> int:
+        """How many reader connections this process holds open."""
+        with self._guard:
+            return sum(1 for closer in self._closers if closer.alive)
+
     def _connection(self) -> Any:
-        held = getattr(self._local, "held", None)
-        if held is None or held[0] != os.getpid():
+        reader: _Reader | None = getattr(self._local, "reader", None)
+        if reader is None or reader.pid != os.getpid():
             connection = _wrapped(self._engine, self._engine.raw_connection)
             connection.detach()
             dialect = self._engine.dialect
@@ -112,28 +119,42 @@ class Readers:
                     self._engine,
                     lambda: dialect.set_isolation_level(connection.dbapi_connection, "AUTOCOMMIT"),
                 )
-            held = self._local.held = (os.getpid(), connection)
+            reader = self._local.reader = _Reader(connection)
             with self._guard:
-                self._opened.append(held)
-        return held[1]
+                self._closers = {closer for closer in self._closers if closer.alive}
+                self._closers.add(reader.closer)
+        return reader.connection
 
     def _drop(self) -> None:
-        held = self._local.held
-        self._local.held = None
-        with self._guard:
-            if held in self._opened:
-                self._opened.remove(held)
-        with contextlib.suppress(Exception):
-            held[1].close()
+        reader = self._local.reader
+        self._local.reader = None
+        reader.closer()
 
     def close(self) -> None:
         with self._guard:
-            opened, self._opened = self._opened, []
-        for pid, connection in opened:
-            if pid == os.getpid():
-                with contextlib.suppress(Exception):
-                    connection.close()
+            closers, self._closers = self._closers, set()
+        for closer in closers:
+            closer()
         self._local = threading.local()
+
+
+class _Reader:
+    """A thread's reading connection; closed once nothing refers to it (its thread ended)."""
+
+    __slots__ = ("__weakref__", "closer", "connection", "pid")
+
+    def __init__(self, connection: Any) -> None:
+        self.pid = os.getpid()
+        self.connection = connection
+        self.closer = weakref.finalize(self, _close_reader, connection, self.pid)
+
+
+def _close_reader(connection: Any, pid: int) -> None:
+    # NOTE: only in the process that opened it: one inherited through fork is the
+    # parent's, and closing it could end the parent's session.
+    if os.getpid() == pid:
+        with contextlib.suppress(Exception):
+            connection.close()
 
 
 def _wrapped(engine: Engine, call: Callable[[], Any]) -> Any:
