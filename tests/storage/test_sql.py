@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, insert, text
 
 from freezer_api.storage import open_storage
-from freezer_api.storage.base import Scope
+from freezer_api.storage.base import Scope, Storage
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql import migrate
 from freezer_api.storage.sql.models import TABLES, Base
@@ -40,6 +42,31 @@ def sqlite_storage(tmp_path):
     opened = open_storage(url, {})
     yield opened
     opened.close()
+
+
+@contextlib.contextmanager
+def server_storage(request: pytest.FixtureRequest, server: str) -> Iterator[Storage]:
+    """A storage on an emptied throw-away database of ``server``; skips if it is not under test."""
+    if not SERVER_ENGINES[server]:
+        pytest.skip(f"no {server} under test")
+    url = request.getfixturevalue("server_databases")[server]
+    throwaway.empty(url)
+    opened = open_storage(url, {})
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def sqlite_pair(tmp_path):
+    """Two storages (two processes' worth) on one new SQLite database."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    migrate.upgrade_url(url)
+    first, second = open_storage(url, {}), open_storage(url, {})
+    yield first, second
+    first.close()
+    second.close()
 
 
 def test_sqlite_runs_in_wal_mode_with_full_sync(sqlite_storage):
@@ -116,12 +143,7 @@ def test_a_read_by_id_seeks_the_id_whatever_the_scope(sqlite_storage, scope):
     ids=["project", "user", "both"],
 )
 def test_a_read_by_id_seeks_the_id_on_postgresql_without_statistics(scope, request):
-    if not SERVER_ENGINES["postgresql"]:
-        pytest.skip("no postgresql under test")
-    url = request.getfixturevalue("server_databases")["postgresql"]
-    throwaway.empty(url)
-    storage = open_storage(url, {})
-    try:
+    with server_storage(request, "postgresql") as storage:
         # NOTE: rows written since the last ANALYZE (autovacuum's comes later) leave
         # PostgreSQL without statistics; it then walked the project's (project_id, pk)
         # index for ORDER BY pk LIMIT 1.
@@ -148,8 +170,6 @@ def test_a_read_by_id_seeks_the_id_on_postgresql_without_statistics(scope, reque
             found = "\n".join(connection.execute(text(f"EXPLAIN {compiled}")).scalars())
         assert "ix_backups_doc_id" in found, found
         assert storage.backups.get(scope=scope, doc_id="b2500").doc == {"n": 2500}
-    finally:
-        storage.close()
 
 
 def test_reads_by_id_find_records_on_every_engine(storage):
@@ -198,44 +218,35 @@ def test_readers_see_every_committed_write(settings, storage):
 def test_a_reader_whose_connection_died_reads_on_a_new_one(server, request):
     from freezer_api.storage.base import Record
 
-    if not SERVER_ENGINES[server]:
-        pytest.skip(f"no {server} under test")
-    url = request.getfixturevalue("server_databases")[server]
-    throwaway.empty(url)
-    storage = open_storage(url, {})
-    try:
+    with server_storage(request, server) as storage:
         scope = Scope(project_id="p1")
         storage.backups.insert(Record(doc_id="b1", project_id="p1", user_id="u1", doc={"n": 1}))
         assert storage.backups.get(scope=scope, doc_id="b1").doc == {"n": 1}
         # the server ends the reader's session, as a restart or an idle timeout would
-        kill = {
-            "postgresql": "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()",
-            "mariadb": None,
-        }[server]
         with storage.engine.connect() as admin:
-            if kill is None:
+            if server == "postgresql":
+                admin.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            else:
                 own = admin.execute(text("SELECT CONNECTION_ID()")).scalar()
                 sessions = admin.execute(
                     text("SELECT id FROM information_schema.processlist WHERE db = DATABASE()")
                 ).scalars()
                 for session in [session for session in sessions if session != own]:
                     admin.execute(text(f"KILL {int(session)}"))
-            else:
-                admin.execute(text(kill))
         assert storage.backups.get(scope=scope, doc_id="b1").doc == {"n": 1}
-    finally:
-        storage.close()
 
 
-def test_sqlite_writers_of_a_process_share_commits(tmp_path):
+def test_sqlite_writers_of_a_process_share_commits(sqlite_pair):
     """Group commit: concurrent writers share commits; each keeps or loses only its own changes."""
     from freezer_api.errors import Conflict
     from freezer_api.storage.base import Record
 
-    url = f"sqlite:///{tmp_path / 'group.db'}"
-    migrate.upgrade_url(url)
-    storage, other = open_storage(url, {}), open_storage(url, {})
+    storage, other = sqlite_pair
     commits = []
     event.listen(storage.engine, "commit", lambda connection: commits.append(1))
     scope = Scope(project_id="p1")
@@ -277,33 +288,22 @@ def test_sqlite_writers_of_a_process_share_commits(tmp_path):
         thread.start()
     for thread in threads:
         thread.join()
-    try:
-        assert acknowledged_but_unseen == []
-        stored = {
-            doc_id
-            for doc_id in outcomes
-            if other.backups.get(scope=scope, doc_id=doc_id) is not None
-        }
-        written = {doc_id for doc_id, outcome in outcomes.items() if outcome == "written"}
-        assert len(written) == 6
-        assert stored == written
-        assert {outcome for outcome in outcomes.values()} == {"written", "conflict", "failed"}
-        # twelve writers, fewer commits: the writers queued behind one another shared them
-        assert 1 <= len(commits) < len(written)
-    finally:
-        storage.close()
-        other.close()
+    assert acknowledged_but_unseen == []
+    stored = {
+        doc_id for doc_id in outcomes if other.backups.get(scope=scope, doc_id=doc_id) is not None
+    }
+    written = {doc_id for doc_id, outcome in outcomes.items() if outcome == "written"}
+    assert len(written) == 6
+    assert stored == written
+    assert {outcome for outcome in outcomes.values()} == {"written", "conflict", "failed"}
+    # twelve writers, fewer commits: the writers queued behind one another shared them
+    assert 1 <= len(commits) < len(written)
 
 
 def test_an_import_leaves_postgresql_with_statistics(request):
     from freezer_api.storage.sql.transfer import import_records
 
-    if not SERVER_ENGINES["postgresql"]:
-        pytest.skip("no postgresql under test")
-    url = request.getfixturevalue("server_databases")["postgresql"]
-    throwaway.empty(url)
-    storage = open_storage(url, {})
-    try:
+    with server_storage(request, "postgresql") as storage:
         records = (
             {"kind": "backups", "doc_id": f"b{n}", "project_id": "p1", "user_id": "u1", "doc": {}}
             for n in range(100)
@@ -314,33 +314,25 @@ def test_an_import_leaves_postgresql_with_statistics(request):
                 text("SELECT count(*) FROM pg_stats WHERE tablename = 'backups'")
             ).scalar()
         assert analysed > 0
-    finally:
-        storage.close()
 
 
-def test_a_batch_passed_to_a_writer_that_never_comes_is_still_committed(tmp_path):
+def test_a_batch_passed_to_a_writer_that_never_comes_is_still_committed(sqlite_pair):
     from freezer_api.storage.base import Record
 
-    url = f"sqlite:///{tmp_path / 'rescue.db'}"
-    migrate.upgrade_url(url)
-    storage, other = open_storage(url, {}), open_storage(url, {})
+    storage, other = sqlite_pair
     group = storage._transactions
     group.RESCUE_AFTER = 0.05
-    try:
-        with storage.atomic() as transaction:
-            transaction.backups.insert(Record(doc_id="b1", project_id="p1", user_id="u1", doc={}))
-            # NOTE: as if a writer were waiting for the turn, and died before taking it
-            with group._turns:
-                group._waiting += 1
+    with storage.atomic() as transaction:
+        transaction.backups.insert(Record(doc_id="b1", project_id="p1", user_id="u1", doc={}))
+        # NOTE: as if a writer were waiting for the turn, and died before taking it
         with group._turns:
-            group._waiting -= 1
-        assert other.backups.get(scope=Scope(project_id="p1"), doc_id="b1") is not None
-        # the turn is free again: the next writer gets it
-        storage.backups.insert(Record(doc_id="b2", project_id="p1", user_id="u1", doc={}))
-        assert other.backups.get(scope=Scope(project_id="p1"), doc_id="b2") is not None
-    finally:
-        storage.close()
-        other.close()
+            group._waiting += 1
+    with group._turns:
+        group._waiting -= 1
+    assert other.backups.get(scope=Scope(project_id="p1"), doc_id="b1") is not None
+    # the turn is free again: the next writer gets it
+    storage.backups.insert(Record(doc_id="b2", project_id="p1", user_id="u1", doc={}))
+    assert other.backups.get(scope=Scope(project_id="p1"), doc_id="b2") is not None
 
 
 def test_a_thread_s_reading_connection_is_closed_when_the_thread_ends(storage):

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from freezer_api.storage.base import StorageUnavailable
+from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql import prepared
-from freezer_api.storage.sql.engine import WriteLock
 
 
 class Transactions:
@@ -30,6 +30,18 @@ class Transactions:
     def transaction(self) -> Iterator[Connection]:
         with self._writer.begin() as connection:
             yield connection
+
+    def close(self) -> None:
+        """Nothing to release: the engine's pool holds the connections."""
+
+
+def for_engine(engine: Engine) -> Transactions:
+    """The write transactions of ``engine``: group commit on SQLite, one per writer elsewhere."""
+    writer = engines.writer(engine)
+    if engine.dialect.name != "sqlite":
+        return Transactions(writer)
+    url = engine.url.render_as_string(hide_password=False)
+    return GroupCommit(writer, engines.write_lock(url))
 
 
 class _Batch:
@@ -65,7 +77,7 @@ class GroupCommit(Transactions):
     #: seconds a writer waits for its batch's commit before checking nobody holds the turn
     RESCUE_AFTER = 1.0
 
-    def __init__(self, writer: Engine, lock: WriteLock) -> None:
+    def __init__(self, writer: Engine, lock: engines.WriteLock) -> None:
         super().__init__(writer)
         self._lock = lock
         self._turns = threading.Condition()
@@ -149,6 +161,10 @@ class GroupCommit(Transactions):
                 self._busy = False
                 self._turns.notify()
                 return
+        self._commit_in_turn(batch, usable)
+
+    def _commit_in_turn(self, batch: _Batch, usable: bool) -> None:
+        """Close ``batch`` to new writers, commit it, and give the turn on."""
         self._batch = None
         try:
             self._finish(batch, usable)
@@ -184,11 +200,10 @@ class GroupCommit(Transactions):
             if self._busy or self._batch is not batch:
                 return
             self._busy = True
-        self._batch = None
-        try:
-            self._finish(batch, batch.usable())
-        finally:
-            self._give_turn()
+        self._commit_in_turn(batch, batch.usable())
+
+    def close(self) -> None:
+        self._lock.close()
 
     def _give_turn(self) -> None:
         with self._turns:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -99,37 +98,27 @@ def _sqlite_engine(url: URL, timeout: int, synchronous: str) -> Engine:
 
 
 class WriteLock:
-    """Lets SQLite writers take turns without SQLite's sleep-and-retry busy handler.
+    """Lets the processes writing to one SQLite database take turns, without SQLite's
+    sleep-and-retry busy handler.
 
-    Threads of a process queue on a lock; processes on ``flock`` of a file beside the
-    database, which the kernel releases if a process dies. Other engines lock rows
-    themselves, and get a lock that does nothing.
+    ``flock`` of a file beside the database, which the kernel releases if a process dies.
+    It does not order the threads of a process: their writers take turns in
+    ``commit.GroupCommit``, whose turn holder takes and releases this lock. Databases
+    without a file path get a lock that does nothing.
     """
 
     def __init__(self, path: Path | None) -> None:
         self._path = path
-        self._threads = threading.Lock()
         self._handle: IO[bytes] | None = None
         self._pid = 0
 
     def acquire(self) -> None:
-        if self._path is None:
-            return
-        self._threads.acquire()
-        try:
+        if self._path is not None:
             fcntl.flock(self._file(), fcntl.LOCK_EX)
-        except BaseException:
-            self._threads.release()
-            raise
 
     def release(self) -> None:
-        """Release the lock; the thread releasing it may be another than the one that took it."""
-        if self._path is None:
-            return
-        try:
+        if self._path is not None:
             fcntl.flock(self._file(), fcntl.LOCK_UN)
-        finally:
-            self._threads.release()
 
     def close(self) -> None:
         if self._handle is not None:

@@ -452,12 +452,7 @@ class SqlStorage:
         self.engine = engine
         #: the open transaction's connection, in a copy made by ``_within``
         self._connection: Connection | None = None
-        self._lock = engines.write_lock(engine.url.render_as_string(hide_password=False))
-        writer = engines.writer(engine)
-        sqlite = engine.dialect.name == "sqlite"
-        self._transactions = (
-            commit.GroupCommit(writer, self._lock) if sqlite else commit.Transactions(writer)
-        )
+        self._transactions = commit.for_engine(engine)
         self._readers = prepared.Readers(engine)
         self._repositories = {
             kind: SqlRepository(engine, TABLES[kind], noun, self._transactions, self._readers)
@@ -492,7 +487,7 @@ class SqlStorage:
             yield self._within(connection)
 
     def close(self) -> None:
-        self._lock.close()
+        self._transactions.close()
         self._readers.close()
         self.engine.dispose()
 

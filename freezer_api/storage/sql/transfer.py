@@ -102,9 +102,11 @@ def _analyze(engine: Engine) -> None:
     SQLite's queries are written for a database without statistics, and keep none.
     """
     tables = ", ".join(TABLES)
-    statement = {"postgresql": f"ANALYZE {tables}", "mysql": f"ANALYZE TABLE {tables}"}.get(
-        engine.dialect.name
-    )
+    statement = {
+        "postgresql": f"ANALYZE {tables}",
+        "mysql": f"ANALYZE TABLE {tables}",
+        "mariadb": f"ANALYZE TABLE {tables}",
+    }.get(engine.dialect.name)
     if statement is not None:
         with translated_errors("record"), engine.connect() as connection:
             connection.exec_driver_sql(statement).close()
