@@ -222,9 +222,12 @@ def database(engine: str, directory: Path, name: str) -> Iterator[tuple[str, str
 
 
 def ours_driver(drivername: str) -> str:
-    """The driver this benchmark's own Python reaches an engine with."""
+    """The driver this benchmark's own Python reaches an engine with: this server's default."""
+    sys.path.insert(0, str(ROOT))
+    from freezer_api.storage.sql.engine import DEFAULT_DRIVERS
+
     backend = drivername.split("+")[0]
-    return {"mysql": "mysql+pymysql", "postgresql": "postgresql+psycopg"}.get(backend, drivername)
+    return f"{backend}+{DEFAULT_DRIVERS[backend]}" if backend in DEFAULT_DRIVERS else drivername
 
 
 def ours(
