@@ -33,26 +33,31 @@ def _roles(header: str | None) -> frozenset[str] | None:
 
 
 class KeystoneIdentity:
-    """Production: the identity keystonemiddleware's auth_token confirmed in the headers."""
+    """Production: the identity keystonemiddleware's auth_token confirmed in the headers.
+
+    NOTE: both identity middlewares read the headers from the WSGI environ by their CGI
+    names; ``req.get_header`` builds each name again on every call.
+    """
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:
         if req.path in PUBLIC_PATHS:
             return
-        if req.get_header("X-Identity-Status") != "Confirmed":
+        env = req.env
+        if env.get("HTTP_X_IDENTITY_STATUS") != "Confirmed":
             raise Unauthorized("The request you have made requires authentication.")
-        user_id = req.get_header("X-User-Id")
-        project_id = req.get_header("X-Project-Id") or req.get_header("X-Tenant-Id")
+        user_id = env.get("HTTP_X_USER_ID")
+        project_id = env.get("HTTP_X_PROJECT_ID") or env.get("HTTP_X_TENANT_ID")
         if not user_id or not project_id:
             raise Unauthorized("A project-scoped token is required.")
         req.context.identity = Identity(
             user_id=user_id,
-            user_name=req.get_header("X-User-Name") or "",
+            user_name=env.get("HTTP_X_USER_NAME") or "",
             project_id=project_id,
-            roles=_roles(req.get_header("X-Roles")) or frozenset(),
-            request_id=req.env.get("openstack.request_id", ""),
-            auth_token=req.get_header("X-Auth-Token") or "",
+            roles=_roles(env.get("HTTP_X_ROLES")) or frozenset(),
+            request_id=env.get("openstack.request_id", ""),
+            auth_token=env.get("HTTP_X_AUTH_TOKEN") or "",
         )
 
 
@@ -69,17 +74,18 @@ class NoauthIdentityMiddleware:
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:
         defaults = self._defaults
-        roles = _roles(req.get_header("X-Roles"))
+        env = req.env
+        roles = _roles(env.get("HTTP_X_ROLES"))
         req.context.identity = Identity(
-            user_id=req.get_header("X-User-Id") or defaults.user_id,
-            user_name=req.get_header("X-User-Name") or defaults.user_name,
-            project_id=req.get_header("X-Project-Id")
-            or req.get_header("X-Tenant-Id")
+            user_id=env.get("HTTP_X_USER_ID") or defaults.user_id,
+            user_name=env.get("HTTP_X_USER_NAME") or defaults.user_name,
+            project_id=env.get("HTTP_X_PROJECT_ID")
+            or env.get("HTTP_X_TENANT_ID")
             or params.get("project_id")
             or defaults.project_id,
             roles=frozenset(defaults.roles) if roles is None else roles,
-            request_id=req.env.get("openstack.request_id", ""),
-            auth_token=req.get_header("X-Auth-Token") or "",
+            request_id=env.get("openstack.request_id", ""),
+            auth_token=env.get("HTTP_X_AUTH_TOKEN") or "",
         )
 
 

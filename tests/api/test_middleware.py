@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 import falcon.testing
 import pytest
 from oslo_middleware import request_id
 
+from freezer_api.api.pipeline import new_request_id
 from freezer_api.app import create_app
 from freezer_api.config import load_settings
 from tests.conftest import make_backup
@@ -33,6 +35,16 @@ def test_request_ids(client):
     inbound = "req-12345678-1234-1234-1234-123456789012"
     again = client.simulate_get("/v2/p/backups", headers={"X-OpenStack-Request-ID": inbound})
     assert again.headers["x-openstack-request-id"] != inbound
+
+
+def test_request_ids_are_random_version_4_uuids():
+    made = [new_request_id() for _ in range(1000)]
+    assert len(set(made)) == len(made)
+    for made_id in made:
+        assert re.fullmatch(request_id.ID_FORMAT, made_id)
+        parsed = uuid.UUID(made_id.removeprefix("req-"))
+        assert str(parsed) == made_id.removeprefix("req-")
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
 
 
 def test_healthcheck_needs_nothing_and_can_be_disabled_by_file(tmp_path, storage):

@@ -13,7 +13,7 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, exc
@@ -36,6 +36,13 @@ class Prepared:
         self.sql = compiled.string
         self._compiled = compiled
         self._positions = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self._names = tuple(compiled.bind_names.values())
+        #: what binds not named in a call take: the values they were built with
+        self._defaults = {
+            name: bind.effective_value
+            for bind, name in compiled.bind_names.items()
+            if not bind.required
+        }
         # NOTE: private, but the one place SQLAlchemy keeps the bind conversions (dates
         # on SQLite, the JSON column) of a compiled statement.
         self._processors: Mapping[str, Callable[[Any], Any]] = {
@@ -45,13 +52,18 @@ class Prepared:
         }
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
-        named = self._compiled.construct_params(values)
-        assert named is not None
+        """The driver's parameters: ``values`` by bind name, converted as SQLAlchemy would.
+
+        NOTE: what ``compiled.construct_params(values)`` gives, without its general
+        machinery (cache keys, expanding and escaped names, which these statements do
+        not use). A required bind missing from ``values`` raises KeyError.
+        """
+        named = {**self._defaults, **values}
         for name, process in self._processors.items():
             if name in named:
                 named[name] = process(named[name])
         if self._positions is None:
-            return dict(named)
+            return {name: named[name] for name in self._names}
         return tuple([named[name] for name in self._positions])
 
 
@@ -167,36 +179,56 @@ def _wrapped(engine: Engine, call: Callable[[], Any]) -> Any:
         raise exc.DBAPIError.instance(None, None, error, error_class, dialect=dialect) from error
 
 
-@contextlib.contextmanager
-def cursor(engine: Engine, connection: Any = None) -> Iterator[Any]:
+class cursor:  # noqa: N801 - used as a function: ``with cursor(engine) as current:``
     """A DB-API cursor: on ``connection`` (an open transaction's, or a thread's reader,
     both kept by the caller), else on a pooled one.
 
     Driver errors come out as SQLAlchemy's, marked when the connection was found dead; a
     pooled one is then dropped from the pool, as SQLAlchemy's own execution does.
+
+    NOTE: a class rather than a generator context manager: it wraps every read.
     """
-    dialect = engine.dialect
-    error_class = dialect.loaded_dbapi.Error
-    dbapi_connection = (
-        connection if connection is not None else _wrapped(engine, engine.raw_connection)
-    )
-    current = None
-    try:
-        current = dbapi_connection.cursor()
-        yield current
-    except error_class as error:
-        lost = dialect.is_disconnect(error, dbapi_connection.dbapi_connection, current)
-        if lost and connection is None:
-            dbapi_connection.invalidate(error)
-        raise exc.DBAPIError.instance(
-            None, None, error, error_class, connection_invalidated=lost, dialect=dialect
-        ) from error
-    finally:
-        if current is not None:
-            with contextlib.suppress(error_class):
-                current.close()
-        if connection is None:
-            dbapi_connection.close()
+
+    __slots__ = ("_connection", "_current", "_engine", "_pooled")
+
+    def __init__(self, engine: Engine, connection: Any = None) -> None:
+        self._engine = engine
+        self._pooled = connection is None
+        self._connection = connection
+        self._current: Any = None
+
+    def __enter__(self) -> Any:
+        if self._pooled:
+            self._connection = _wrapped(self._engine, self._engine.raw_connection)
+        try:
+            self._current = self._connection.cursor()
+        except BaseException as error:
+            self.__exit__(type(error), error, None)
+            raise
+        return self._current
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
+    ) -> None:
+        dialect = self._engine.dialect
+        error_class = dialect.loaded_dbapi.Error
+        try:
+            if isinstance(error, error_class):
+                connection = self._connection
+                lost = dialect.is_disconnect(error, connection.dbapi_connection, self._current)
+                if lost and self._pooled:
+                    connection.invalidate(error)
+                raise exc.DBAPIError.instance(
+                    None, None, error, error_class, connection_invalidated=lost, dialect=dialect
+                ) from error
+        finally:
+            if self._current is not None:
+                try:
+                    self._current.close()
+                except error_class:
+                    pass
+            if self._pooled:
+                self._connection.close()
 
 
 def fetch(
