@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from tests.conftest import make_backup
@@ -193,8 +196,43 @@ def test_nul_characters_are_refused_on_every_engine(api, field):
     assert api.listed("backups") == []
 
 
+@pytest.mark.parametrize("text", ["a\ud800b", "\udfff", "\udc00\ud800"])
+def test_lone_surrogates_are_refused_on_every_engine(api, text):
+    def sent(method: str, path: str, body: Any) -> Any:
+        # NOTE: escaped as JSON allows (\\ud800); the test client's own encoding cannot
+        raw = json.dumps(body)
+        return api.client.simulate_request(method, api.url(path), body=raw, headers=api.headers)
+
+    for path, body in [
+        ("backups", make_backup(hostname=text)),
+        ("backups", make_backup(**{text: 1})),
+        ("jobs", {"job_schedule": {}, "job_actions": [], "description": text}),
+    ]:
+        result = sent("POST", path, body)
+        assert result.status_code == 400, result.text
+        assert "surrogate" in result.json["description"]
+    search = sent("GET", "backups", {"match": [{"backup_name": text}]})
+    assert search.status_code == 400 and "surrogate" in search.json["description"]
+    assert api.listed("backups") == [] and api.listed("jobs") == []
+    # an escaped pair is one character, and an escaped backslash only text
+    result = sent("POST", "backups", make_backup(hostname="\ud83d\ude00 \\ud800"))
+    assert result.status_code == 201, result.text
+    (backup_id,) = result.json.values()
+    hostname = api.get(f"backups/{backup_id}").json["backup_metadata"]["hostname"]
+    assert hostname == "\U0001f600 \\ud800"
+
+
 def test_integers_beyond_64_bits_are_kept(api):
-    document = make_backup(huge=2**70, small=-(2**70))
+    # NOTE: not powers of two, which a float holds exactly and would compare equal
+    document = make_backup(
+        huge=10**25 + 7,
+        small=-(10**25) - 7,
+        nested={"sizes": [2**64, -(2**63) - 1, 2**64 - 1]},
+    )
     backup_id = api.created("backups", document)
-    assert api.get(f"backups/{backup_id}").json["backup_metadata"] == document
-    assert [b["backup_metadata"] for b in api.listed("backups")] == [document]
+    for read in (
+        api.get(f"backups/{backup_id}").json["backup_metadata"],
+        api.listed("backups")[0]["backup_metadata"],
+    ):
+        assert read == document
+        assert type(read["huge"]) is int and type(read["nested"]["sizes"][0]) is int
