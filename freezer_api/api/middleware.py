@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import falcon
@@ -26,7 +27,9 @@ class RequireJSON:
             )
 
 
+@functools.lru_cache(maxsize=1024)
 def _roles(header: str | None) -> frozenset[str] | None:
+    """The roles of an ``X-Roles`` header; remembered, as every caller repeats theirs."""
     if header is None:
         return None
     return frozenset(role.strip().lower() for role in header.split(",") if role.strip())
