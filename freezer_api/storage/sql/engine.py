@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from freezer_api import jsonfast
+from freezer_api.storage.sql import prepared
 
 #: Driver used when a URL names only the engine (``postgresql://``, ``mysql://``).
 DEFAULT_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
@@ -90,9 +91,11 @@ def _sqlite_engine(url: URL, timeout: int, synchronous: str) -> Engine:
         # NOTE: a writer that began DEFERRED could fail to upgrade its read lock while
         # another process writes; IMMEDIATE waits for the lock (busy_timeout) instead.
         # A reader needs no transaction: each SELECT sees one consistent WAL snapshot.
+        # NOTE: straight on the driver: SQLAlchemy's execution costs more than the BEGIN.
         mode = connection.get_execution_options().get("sqlite_begin")
         if mode is not None:
-            connection.exec_driver_sql(f"BEGIN {mode}")
+            with prepared.cursor(engine, connection.connection) as current:
+                current.execute(f"BEGIN {mode}")
 
     return engine
 
