@@ -244,7 +244,7 @@ class SqlRepository:
         if shape is not None:
             key, values = shape
             found = self._fetch(key, lambda: self.search_statement(scope, query), values)
-            return [self._raw_record(row) for row in found]
+            return self._raw_records(found)
         with translated_errors(self._noun), self._reading() as connection:
             rows = connection.execute(self.search_statement(scope, query, connection)).all()
         return [self._record(row) for row in rows]
@@ -447,8 +447,14 @@ class SqlRepository:
 
     def _raw_record(self, row: Sequence[Any]) -> Record:
         """A record from a prepared read's row, in the order of ``_record_columns``."""
-        doc: Any = row[4] if self._load_doc is None else self._load_doc(row[4])
-        return Record(doc_id=row[0], project_id=row[1], user_id=row[2], doc=doc, version=row[3])
+        return self._raw_records([row])[0]
+
+    def _raw_records(self, rows: Sequence[Sequence[Any]]) -> list[Record]:
+        """The records of a prepared read's rows (a page: one tight loop, no call per row)."""
+        load = self._load_doc
+        if load is None:
+            return [Record(row[0], row[1], row[2], row[4], version=row[3]) for row in rows]
+        return [Record(row[0], row[1], row[2], load(row[4]), version=row[3]) for row in rows]
 
     @staticmethod
     def _record(row: Any) -> Record:
