@@ -73,6 +73,7 @@ class BackupV1Rules(Rules):
     plural = "backups"
     noun = "backup"
     search_fields = BACKUP_SEARCH
+    creates_alone = True
 
     def __init__(self) -> None:
         self._validator = Validator(BACKUP_V1, "backup metadata")
@@ -125,6 +126,7 @@ class BackupRules(Rules):
     plural = "backups"
     noun = "backup"
     search_fields = BACKUP_SEARCH
+    creates_alone = True
 
     def __init__(self) -> None:
         self._validator = Validator(BACKUP, "backup")

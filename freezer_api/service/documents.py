@@ -73,6 +73,10 @@ class Rules:
     search_fields: SearchFields
     #: POST to a missing item creates it (Freezer's create-or-replace)
     replace_creates: bool = False
+    #: a create is one insert of a record built from the body alone (``new_record``
+    #: reads nothing, ``create`` and ``expand`` add nothing): it is built and validated
+    #: before the write transaction, which then holds the database only for the insert
+    creates_alone: bool = False
 
     def repository(self, storage: Storage) -> Repository:
         repository: Repository = getattr(storage, self.plural)
@@ -132,11 +136,20 @@ class DocumentService:
     """Create, read, update and delete documents of one kind, within a caller's scope."""
 
     def __init__(self, rules: Rules, storage: Storage) -> None:
+        kind = type(rules)
+        if rules.creates_alone and (
+            kind.create is not Rules.create or kind.expand is not Rules.expand
+        ):
+            raise ValueError(f"{rules.plural}: a create that adds to the insert is not alone")
         self.rules = rules
         self._storage = storage
 
     def create(self, call: Call, body: Any) -> Record:
         """Store a new document. Raises InvalidDocument, Conflict, Unprocessable."""
+        rules = self.rules
+        if rules.creates_alone:
+            record = rules.new_record(call, self._storage, body, None)
+            return retrying(lambda: rules.repository(self._storage).insert(record))
 
         def work(storage: Storage) -> Record:
             record = self.rules.create(call, storage, body)

@@ -236,3 +236,16 @@ def test_integers_beyond_64_bits_are_kept(api):
     ):
         assert read == document
         assert type(read["huge"]) is int and type(read["nested"]["sizes"][0]) is int
+
+
+def test_only_a_create_that_is_one_insert_runs_outside_a_transaction(storage):
+    from freezer_api.service.backups import BackupRules
+    from freezer_api.service.documents import DocumentService
+
+    class Expanding(BackupRules):
+        def expand(self, call, storage, records):
+            return records
+
+    assert DocumentService(BackupRules(), storage).rules.creates_alone
+    with pytest.raises(ValueError, match="not alone"):
+        DocumentService(Expanding(), storage)

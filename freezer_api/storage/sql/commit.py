@@ -138,16 +138,18 @@ class GroupCommit(Transactions):
         return self._batch
 
     def _open(self) -> _Batch:
-        self._lock.acquire()
+        # NOTE: the pool's checkout before the lock, its checkin after: the lock is held
+        # only for what the other processes wait for.
+        connection = self._writer.connect()
         try:
-            connection = self._writer.connect()
+            self._lock.acquire()
             try:
                 return _Batch(connection, connection.begin())
             except BaseException:
-                connection.close()
+                self._lock.release()
                 raise
         except BaseException:
-            self._lock.release()
+            connection.close()
             raise
 
     def _end_turn(self, batch: _Batch, *, joined: bool) -> None:
@@ -185,9 +187,11 @@ class GroupCommit(Transactions):
             batch.error = error
         finally:
             try:
-                batch.connection.close()
+                try:
+                    self._lock.release()
+                finally:
+                    batch.connection.close()
             finally:
-                self._lock.release()
                 batch.done.set()
 
     def _rescue(self, batch: _Batch) -> None:
