@@ -316,6 +316,44 @@ def test_an_import_leaves_postgresql_with_statistics(request):
         assert analysed > 0
 
 
+def analyses(engine) -> int:
+    """How many ANALYZE statements the MariaDB server has run."""
+    with engine.connect() as connection:
+        row = connection.execute(text("SHOW GLOBAL STATUS LIKE 'Com_analyze'")).one()
+    return int(row[1])
+
+
+def test_an_import_analyses_mariadb_tables_also_by_its_own_url_scheme(request):
+    """SQLAlchemy names the dialect of ``mariadb://`` URLs "mariadb", of ``mysql://`` "mysql"."""
+    from sqlalchemy import make_url
+
+    from freezer_api.storage.sql.transfer import import_records
+
+    with server_storage(request, "mariadb") as storage:
+        url = make_url(storage.engine.url.render_as_string(hide_password=False))
+        for backend in ("mysql", "mariadb"):
+            engine = engines.create_db_engine(
+                url.set(drivername=backend).render_as_string(hide_password=False), {}
+            )
+            try:
+                assert engine.dialect.name == backend
+                before = analyses(engine)
+                records = (
+                    {
+                        "kind": "backups",
+                        "doc_id": f"{backend}{number}",
+                        "project_id": "p1",
+                        "user_id": "u1",
+                        "doc": {},
+                    }
+                    for number in range(10)
+                )
+                assert import_records(engine, records)["backups"] == 10
+                assert analyses(engine) > before
+            finally:
+                engine.dispose()
+
+
 def test_a_batch_passed_to_a_writer_that_never_comes_is_still_committed(sqlite_pair):
     from freezer_api.storage.base import Record
 
