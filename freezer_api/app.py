@@ -85,7 +85,10 @@ def create_app(settings: Settings, storage: Storage | None = None) -> Any:
     policy = Policy(conf)
     policy.load()
     falcon_app = create_falcon_app(settings, storage, policy)
-    wrapped = pipeline.load(settings.paste_config, settings.auth_strategy, conf, falcon_app)
+    wrapped = pipeline.UnreadBodyDrain(
+        pipeline.load(settings.paste_config, settings.auth_strategy, conf, falcon_app),
+        settings.max_body_size,
+    )
 
     def application(environ: dict[str, Any], start_response: Any) -> Any:
         return wrapped(environ, start_response)

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
+import time
 
 import pytest
 import requests
@@ -92,6 +94,70 @@ def test_the_seed_uwsgi_command_serves_the_app(tmp_path):
     env = {"FREEZER_API_CONFIG": conf}
     with running(argv, f"{base}/", tmp_path / "log", env=env, stop_signal=signal.SIGINT):
         exercise(base)
+
+
+def statuses_on_one_connection(port: int) -> list[int]:
+    """Requests answered before their body is read, then one more, on one connection.
+
+    NOTE: each body is sent a moment after its headers, as http.client sends them over a
+    real network; a body that arrives with its headers is swallowed by the server's buffer.
+    """
+    asked = [
+        ("PUT", "/v2/p1/backups", b'{"backup_name": "etc"}'),  # 405
+        ("POST", "/v2/p1/nowhere", b'{"a": 1}'),  # 404
+        ("PATCH", "/v2/p1/backups/missing", b'{"a": 1}'),  # 404
+        ("GET", "/v2/p1/backups?limit=1", b""),
+    ]
+    statuses = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        answers = sock.makefile("rb")
+        for method, path, body in asked:
+            head = (
+                f"{method} {path} HTTP/1.1\r\nHost: test\r\nX-User-Id: u1\r\n"
+                f"X-Project-Id: p1\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
+            sock.sendall(head.encode())
+            time.sleep(0.05)
+            sock.sendall(body)
+            status_line = answers.readline()
+            if not status_line:
+                statuses.append(0)  # the server closed the connection
+                break
+            length = 0
+            while (line := answers.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode().partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            answers.read(length)
+            statuses.append(int(status_line.split()[1]))
+    return statuses
+
+
+@pytest.mark.parametrize("server", ["uwsgi", "gunicorn"])
+def test_answers_given_before_the_body_is_read_keep_the_connection(tmp_path, server):
+    port = free_port()
+    conf = write_config(tmp_path, port)
+    base = f"http://127.0.0.1:{port}"
+    if server == "uwsgi":
+        argv = [
+            str(BIN / "uwsgi"),
+            "--http11-socket",
+            f"127.0.0.1:{port}",
+            "--processes",
+            "2",
+            "--need-app",
+            "--master",
+            "--module",
+            "freezer_api.cmd.api:application",
+        ]
+        stop = signal.SIGINT
+    else:
+        argv = [str(BIN / "freezer-api"), "--config-file", conf]
+        stop = signal.SIGTERM
+    env = {"FREEZER_API_CONFIG": conf}
+    with running(argv, f"{base}/", tmp_path / "log", env=env, stop_signal=stop):
+        for _ in range(3):
+            assert statuses_on_one_connection(port) == [405, 404, 404, 200]
 
 
 @pytest.mark.parametrize(

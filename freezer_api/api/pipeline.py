@@ -8,7 +8,7 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +139,72 @@ def urlmap_factory(loader: Any, global_conf: dict[str, Any], **local_conf: str) 
 
 
 # -- middleware ---------------------------------------------------------------------------
+
+
+class UnreadBodyDrain:
+    """Read what the application left unread of a request body, so the connection stays usable.
+
+    NOTE: an answer given before the body is read (401, 403, 404, 405...) leaves the body
+    in the socket. gunicorn reads it before the next request on the connection; uwsgi
+    closes the connection instead, and a client that sends its next request on it (any
+    keep-alive client: python-freezerclient, the scheduler) finds it reset. Bodies above
+    ``limit`` are left: their 413 may end the connection. The body is read before the
+    answer is returned: nothing in this app reads it later, while the answer is sent.
+    """
+
+    def __init__(self, app: WSGIApp, limit: int) -> None:
+        self._app = app
+        self._limit = limit
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        length = environ.get("CONTENT_LENGTH")
+        if not length or not length.isdigit() or "wsgi.input" not in environ:
+            return self._app(environ, start_response)
+        size = int(length)
+        if not 0 < size <= self._limit:
+            return self._app(environ, start_response)
+        counted = _CountedInput(environ["wsgi.input"])
+        environ["wsgi.input"] = counted
+        answer = self._app(environ, start_response)
+        counted.read_to(size)
+        return answer
+
+
+class _CountedInput:
+    """``wsgi.input``, counting the bytes read from it."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self._stream.read() if size is None or size < 0 else self._stream.read(size)
+        self.count += len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        line: bytes = (
+            self._stream.readline() if size is None or size < 0 else self._stream.readline(size)
+        )
+        self.count += len(line)
+        return line
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        lines: list[bytes] = self._stream.readlines(hint)
+        self.count += sum(len(line) for line in lines)
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.readline():
+            yield line
+
+    def read_to(self, size: int) -> None:
+        """Read and drop the rest of a body of ``size`` bytes (never past its end)."""
+        while self.count < size:
+            if not self.read(min(size - self.count, 65536)):
+                return
 
 
 class PublicVersions:

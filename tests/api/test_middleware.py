@@ -132,3 +132,21 @@ def test_a_policy_file_overrides_the_defaults(tmp_path, storage):
     assert api.simulate_get("/v2/p/backups", headers=member).status_code == 403
     auditor = {"X-Roles": "auditor", "X-Project-Id": "p"}
     assert api.simulate_get("/v2/p/backups", headers=auditor).status_code == 200
+
+
+def test_the_unread_rest_of_a_body_is_read_up_to_its_length_and_limit():
+    import io
+
+    from freezer_api.api.pipeline import UnreadBodyDrain
+
+    def app(environ, start_response):
+        environ["wsgi.input"].read(3)
+        start_response("405 Method Not Allowed", [])
+        return [b""]
+
+    drained = UnreadBodyDrain(app, limit=10)
+    for length, left in [("10", b"NEXT"), ("11", b"0123456789NEXT"[3:]), ("", b"3456789NEXT")]:
+        stream = io.BytesIO(b"0123456789NEXT")
+        drained({"CONTENT_LENGTH": length, "wsgi.input": stream}, lambda *args: None)
+        # the next request's bytes stay; a body beyond the limit, or of no length, is left
+        assert stream.read() == left
