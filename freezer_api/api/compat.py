@@ -11,7 +11,7 @@ import falcon
 
 from freezer_api.api.errors import PayloadTooLarge
 from freezer_api.errors import InvalidDocument, PreconditionFailed
-from freezer_api.service.search import Search, parse_search
+from freezer_api.service.search import INTEGER_RANGE, Search, parse_search
 from freezer_api.storage.base import Page
 
 
@@ -107,6 +107,8 @@ def _int_param(req: falcon.Request, name: str) -> int | None:
         raise InvalidDocument(f"The {name} parameter must be an integer, not {raw!r}.") from None
     if value < 0:
         raise InvalidDocument(f"The {name} parameter must not be negative.")
+    if value not in INTEGER_RANGE:
+        raise InvalidDocument(f"The {name} parameter must be at most {INTEGER_RANGE.stop - 1}.")
     return value
 
 

@@ -42,19 +42,35 @@ def _pairs(value: Any, name: str) -> list[Pair]:
                 raise InvalidDocument(
                     f"{name}: the value of {key} must be a string, number, boolean or null."
                 )
+            if not _comparable(found):
+                raise InvalidDocument(f"{name}: the value of {key} {BEYOND_64_BITS}")
             pairs.append((key, found))
     return pairs
+
+
+#: What the databases compare integers within (a signed 64-bit integer).
+INTEGER_RANGE = range(-(2**63), 2**63)
+BEYOND_64_BITS = "is beyond what searches compare (integers from -2**63 to 2**63-1)."
+
+
+def _comparable(value: Any) -> bool:
+    return not isinstance(value, int) or isinstance(value, bool) or value in INTEGER_RANGE
 
 
 def _time(value: Any, name: str) -> int | None:
     if value is None:
         return None
+    number: int
     if isinstance(value, bool) or not isinstance(value, int):
         try:
-            return int(str(value))
+            number = int(str(value))
         except ValueError:
             raise InvalidDocument(f"{name} must be an integer timestamp.") from None
-    return value
+    else:
+        number = value
+    if not _comparable(number):
+        raise InvalidDocument(f"{name} {BEYOND_64_BITS}")
+    return number
 
 
 def parse_search(document: Any, query: Mapping[str, str]) -> Search:

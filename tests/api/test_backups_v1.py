@@ -201,6 +201,9 @@ def test_limit_is_capped_by_max_limit(tmp_path):
         ("limit=ten", "limit parameter must be an integer"),
         ("offset=-5", "offset parameter must not be negative"),
         ("offset=1.5", "offset parameter must be an integer"),
+        ("offset=99999999999999999999999", "offset parameter must be at most"),
+        ("limit=9223372036854775808", "limit parameter must be at most"),
+        ("time_after=99999999999999999999999", "time_after is beyond what searches compare"),
         ("marker=no-such-backup", "marker no-such-backup is not a known backup id"),
     ],
 )

@@ -170,6 +170,10 @@ def test_time_window(api, three):
         ({"match": [{"backup_name": {"a": 1}}]}, "must be a string, number, boolean or null"),
         ([{"backup_name": "etc"}], "search document must be a JSON object"),
         ({"time_after": "soon"}, "time_after must be an integer"),
+        ({"match": [{"time_stamp": 10**25}]}, "beyond what searches compare"),
+        ({"match_not": [{"mode": -(2**63) - 1}]}, "beyond what searches compare"),
+        ({"match": [{"_all": '[{"level": 18446744073709551616}]'}]}, "beyond what searches"),
+        ({"time_before": 2**63}, "time_before is beyond what searches compare"),
     ],
 )
 def test_bad_searches_are_400(api, three, search, said):
