@@ -150,3 +150,20 @@ def test_the_unread_rest_of_a_body_is_read_up_to_its_length_and_limit():
         drained({"CONTENT_LENGTH": length, "wsgi.input": stream}, lambda *args: None)
         # the next request's bytes stay; a body beyond the limit, or of no length, is left
         assert stream.read() == left
+
+
+def test_a_body_that_stops_coming_does_not_cost_the_answer():
+    from freezer_api.api.pipeline import UnreadBodyDrain
+
+    class Stalled:
+        def read(self, size=-1):
+            raise OSError("timed out reading the body")
+
+    def app(environ, start_response):
+        start_response("405 Method Not Allowed", [])
+        return [b"answer"]
+
+    drained = UnreadBodyDrain(app, limit=100)
+    assert drained({"CONTENT_LENGTH": "50", "wsgi.input": Stalled()}, lambda *args: None) == [
+        b"answer"
+    ]
