@@ -57,7 +57,9 @@ def create_falcon_app(settings: Settings, storage: Storage, policy: Policy) -> f
         if settings.auth_strategy == "keystone"
         else middleware.NoauthIdentityMiddleware(settings.noauth)
     )
-    app: falcon.App[Any, Any] = falcon.App(middleware=[middleware.RequireJSON(), identity])
+    app: falcon.App[Any, Any] = falcon.App(
+        middleware=[middleware.RequireJSON(), middleware.RefuseNul(), identity]
+    )
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(
         dumps=jsonfast.dumps_bytes, loads=jsonfast.loads
     )

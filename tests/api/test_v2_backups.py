@@ -226,6 +226,24 @@ def test_lone_surrogates_are_refused_on_every_engine(api, text):
     assert hostname == "\U0001f600 \\ud800"
 
 
+def test_nul_in_urls_and_identity_headers_is_refused_on_every_engine(api, three):
+    for result in [
+        api.get("backups/b%00c"),
+        api.delete("backups/b%00c"),
+        api.patch("backups/b%00c", {"status": "error"}),
+        api.get("backups", query_string="backup_name=a%00b"),
+        api.get("backups", query_string="marker=%00"),
+        api.get("jobs", query_string="search=%00"),
+    ]:
+        assert result.status_code == 400, result.text
+        assert "NUL" in result.json["description"]
+    refused = api.client.simulate_post(
+        "/v1/backups", json={"backup_name": "x"}, headers={"X-User-Id": "u\x001"}
+    )
+    assert refused.status_code == 400 and "NUL" in refused.json["description"]
+    assert len(api.listed("backups")) == 3
+
+
 def test_integers_beyond_64_bits_are_kept(api):
     # NOTE: not powers of two, which a float holds exactly and would compare equal
     document = make_backup(
