@@ -17,6 +17,7 @@ import orjson
 #: What the standard library (and PostgreSQL's and MySQL's JSON output) writes after each key;
 #: orjson writes no spaces.
 STANDARD_SEPARATOR = '": '
+_STANDARD_SEPARATOR_BYTES = STANDARD_SEPARATOR.encode()
 #: bytes -> "9" for a digit, " " for anything else: a run of 19 nines is a run of 19 digits
 _DIGITS = bytes(57 if 48 <= byte <= 57 else 32 for byte in range(256))
 #: the shortest digit run of an integer orjson cannot hold (beyond -2**63 .. 2**64 - 1)
@@ -45,7 +46,7 @@ def loads(text: str | bytes) -> Any:
     if isinstance(text, str):
         raw = text.encode() if STANDARD_SEPARATOR in text else b""
     else:
-        raw = text if STANDARD_SEPARATOR.encode() in text else b""
+        raw = text if _STANDARD_SEPARATOR_BYTES in text else b""
     if raw and _LONG_RUN in raw.translate(_DIGITS):
         return json.loads(text)
     try:

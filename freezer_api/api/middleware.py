@@ -27,7 +27,6 @@ class RequireJSON:
             )
 
 
-@functools.lru_cache(maxsize=1024)
 class RefuseNul:
     """Refuse U+0000 (NUL) in the URL's path and query string (400) before any work is done.
 
@@ -40,6 +39,7 @@ class RefuseNul:
             raise InvalidDocument("The URL must not contain U+0000 (NUL).")
 
 
+@functools.lru_cache(maxsize=1024)
 def _roles(header: str | None) -> frozenset[str] | None:
     """The roles of an ``X-Roles`` header; remembered, as every caller repeats theirs."""
     if header is None:
