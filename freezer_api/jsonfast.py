@@ -10,6 +10,8 @@ read back with it too.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -22,13 +24,25 @@ _STANDARD_SEPARATOR_BYTES = STANDARD_SEPARATOR.encode()
 _DIGITS = bytes(57 if 48 <= byte <= 57 else 32 for byte in range(256))
 #: the shortest digit run of an integer orjson cannot hold (beyond -2**63 .. 2**64 - 1)
 _LONG_RUN = b"9" * 19
+#: ``{"name":"value"`` with no quote or backslash inside: every quote is a delimiter
+_PLAIN_HEAD = re.compile(r'\{"([^"\\]*)":"([^"\\]*)"')
+_UNKNOWN: Any = object()
+#: how many distinct texts before the kept key a reader remembers
+_HEADS_KEPT = 1024
 
 
 def dumps_bytes(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except TypeError:
-        return json.dumps(value, ensure_ascii=False).encode()
+        return json.dumps(value, ensure_ascii=False, default=_fragment_value).encode()
+
+
+def _fragment_value(value: Any) -> Any:
+    """What the standard library writes for an ``orjson.Fragment``: the value it holds."""
+    if isinstance(value, orjson.Fragment):
+        return json.loads(orjson.dumps(value))
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def dumps(value: Any) -> str:
@@ -53,3 +67,50 @@ def loads(text: str | bytes) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+def document_writer(last: str) -> Callable[[Any], str]:
+    """``dumps`` for stored documents: a top-level ``last`` key is always written last.
+
+    That is what lets ``reader_keeping`` hand that key's value over as its text.
+    """
+
+    def write(value: Any) -> str:
+        if type(value) is dict and last in value and next(reversed(value)) != last:
+            value = {key: item for key, item in value.items() if key != last} | {last: value[last]}
+        return dumps(value)
+
+    return write
+
+
+def reader_keeping(key: str) -> Callable[[str | bytes], Any]:
+    """``loads`` for documents only rendered: the value of ``key`` stays as stored.
+
+    A document ``document_writer(key)`` wrote as ``{"status":"available","key":{...}}``
+    (orjson's compact text, one plain string before ``key``) is read as ``{"status":
+    "available", "key": orjson.Fragment(...)}``: an answer embeds the value as stored,
+    without decoding and encoding it again (the answer's bytes are the same). Any other
+    text is read as ``loads`` reads it.
+    NOTE: the Fragment cannot be read; the text before ``key`` repeats from document to
+    document (a status, a user name), so it is checked once and remembered.
+    """
+    mark = f',"{key}":'
+    skip = len(mark)
+    heads: dict[str, tuple[str, str] | None] = {}
+
+    def read(text: str | bytes) -> Any:
+        if isinstance(text, str):
+            end = text.find(mark)
+            if end > 0 and text[-1] == "}":
+                head = text[:end]
+                parsed = heads.get(head, _UNKNOWN)
+                if parsed is _UNKNOWN:
+                    match = _PLAIN_HEAD.fullmatch(head)
+                    parsed = None if match is None else (match[1], match[2])
+                    if len(heads) < _HEADS_KEPT:
+                        heads[head] = parsed
+                if parsed is not None:
+                    return {parsed[0]: parsed[1], key: orjson.Fragment(text[end + skip : -1])}
+        return loads(text)
+
+    return read

@@ -77,6 +77,8 @@ class Rules:
     #: reads nothing, ``create`` and ``expand`` add nothing): it is built and validated
     #: before the write transaction, which then holds the database only for the insert
     creates_alone: bool = False
+    #: the document key an answer embeds as stored (``Repository.get``'s ``as_stored``)
+    as_stored: str | None = None
 
     def repository(self, storage: Storage) -> Repository:
         repository: Repository = getattr(storage, self.plural)
@@ -158,22 +160,28 @@ class DocumentService:
         return in_transaction(self._storage, work)
 
     def get(self, call: Call, doc_id: str) -> Record:
-        """Return the document. Raises NotFound, also for another owner's id."""
-        record = self.rules.repository(self._storage).get(scope=call.scope, doc_id=doc_id)
+        """Return the document, to be rendered. Raises NotFound, also for another owner's id."""
+        rules = self.rules
+        record = rules.repository(self._storage).get(
+            scope=call.scope, doc_id=doc_id, as_stored=rules.as_stored
+        )
         if record is None:
             raise self.not_found(doc_id)
-        return self.rules.expand(call, self._storage, [record])[0]
+        return rules.expand(call, self._storage, [record])[0]
 
     def search(self, call: Call, search: Search, page: Page) -> list[Record]:
-        """Return one page of the scope's documents that match ``search``."""
+        """Return one page of the scope's documents that match ``search``, to be rendered."""
         query = Query(
             page=page,
             filters=self.rules.search_fields.filters(search),
             time_after=search.time_after,
             time_before=search.time_before,
         )
-        records = self.rules.repository(self._storage).search(scope=call.scope, query=query)
-        return self.rules.expand(call, self._storage, records)
+        rules = self.rules
+        records = rules.repository(self._storage).search(
+            scope=call.scope, query=query, as_stored=rules.as_stored
+        )
+        return rules.expand(call, self._storage, records)
 
     def patch(self, call: Call, doc_id: str, body: Any, if_version: int | None) -> Record:
         """Change the given fields of the stored document. Raises NotFound, InvalidDocument."""

@@ -25,6 +25,10 @@ __all__ = ["Conflict", "StorageUnavailable"]
 
 Document = dict[str, Any]
 
+#: The document key every backend writes last, so that a read for an answer can hand its
+#: value over as the stored JSON text (``as_stored``) instead of decoding it.
+STORED_LAST = "backup_metadata"
+
 
 class StorageError(FreezerError):
     """Base of the errors a backend raises."""
@@ -116,8 +120,12 @@ class Change:
 class Repository(Protocol):
     """The records of one kind."""
 
-    def get(self, *, scope: Scope, doc_id: str) -> Record | None:
-        """Return the record with this id in this scope, or None."""
+    def get(self, *, scope: Scope, doc_id: str, as_stored: str | None = None) -> Record | None:
+        """Return the record with this id in this scope, or None.
+
+        ``as_stored`` (``STORED_LAST``, for a record that is only rendered): that key of
+        the document may come back as its stored JSON text, an ``orjson.Fragment``.
+        """
 
     def get_many(self, *, scope: Scope, doc_ids: Sequence[str]) -> dict[str, Record]:
         """Return the records with these ids in this scope, by id (absent ids are left out)."""
@@ -125,8 +133,10 @@ class Repository(Protocol):
     def exists(self, *, doc_id: str) -> bool:
         """Tell whether any scope holds a record with this id."""
 
-    def search(self, *, scope: Scope, query: Query) -> list[Record]:
+    def search(self, *, scope: Scope, query: Query, as_stored: str | None = None) -> list[Record]:
         """Return one page of the scope's records that pass every filter, oldest first.
+
+        ``as_stored`` as for ``get``.
 
         Raises ``MarkerNotFound`` when the page's marker is not a record of the scope.
         """

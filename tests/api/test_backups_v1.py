@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import falcon.testing
 import pytest
 
@@ -219,3 +221,25 @@ def test_another_users_id_is_not_a_marker(client):
     fill(client, 1, ALICE)
     result = client.simulate_get("/v1/backups", query_string=f"marker={theirs}", headers=ALICE)
     assert result.status_code == 400
+
+
+def keys_given_once(text: str) -> bool:
+    objects: list[list[tuple[str, object]]] = []
+    json.loads(text, object_pairs_hook=lambda pairs: objects.append(pairs) or dict(pairs))
+    return bool(objects) and all(len(dict(pairs)) == len(pairs) for pairs in objects)
+
+
+@pytest.mark.parametrize("name", ["alice", 'Zoë "the" \\ admin'])
+def test_a_seed_backup_changed_through_v2_is_answered_once_per_key(client, name):
+    # the seed record keeps user_name, v2 adds a status: both APIs answer each key once
+    backup_id = post(client, make_v1_backup(), headers={**ALICE, "X-User-Name": name})
+    v2 = f"/v2/{ALICE['X-Project-Id']}/backups"
+    changed = client.simulate_patch(f"{v2}/{backup_id}", json={"status": "error"}, headers=ALICE)
+    assert changed.status_code == 200, changed.text
+    for path in (f"/v1/backups/{backup_id}", f"{v2}/{backup_id}", "/v1/backups", v2):
+        answer = client.simulate_get(path, headers=ALICE).text
+        assert keys_given_once(answer), answer
+    v1_record = client.simulate_get(f"/v1/backups/{backup_id}", headers=ALICE).json
+    assert v1_record["user_name"] == name
+    listed = client.simulate_get(v2, headers=ALICE).json["backups"]
+    assert [(item["backup_id"], item["status"]) for item in listed] == [(backup_id, "error")]

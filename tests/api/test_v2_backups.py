@@ -271,3 +271,57 @@ def test_only_a_create_that_is_one_insert_runs_outside_a_transaction(storage):
     assert DocumentService(BackupRules(), storage).rules.creates_alone
     with pytest.raises(ValueError, match="not alone"):
         DocumentService(Expanding(), storage)
+
+
+def strict_json(text: str) -> Any:
+    """The answer's JSON; a key given twice in one object fails the test."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in items]
+        assert len(keys) == len(set(keys)), f"a key given twice: {keys}"
+        return dict(items)
+
+    return json.loads(text, object_pairs_hook=pairs)
+
+
+AWKWARD = {
+    "note": 'quote " back \\ tab \t ☃ 😀 \u2028 \u0007',
+    "ratio": 0.1,
+    "huge": 1.5e300,
+    "big": 2**64 - 1,
+    "nested": {"list": [[], {}, [None, True, -0.5]], "": ""},
+}
+
+
+def test_answers_carry_the_stored_metadata_exactly(api):
+    # answers on SQLite embed the metadata as stored, without decoding it
+    document = make_backup(**AWKWARD)
+    backup_id = api.created("backups", document)
+    plain_id = api.created("backups", make_backup(status="error"))
+    document.pop("status", None)
+    expected = {
+        "backup_id": backup_id,
+        "user_id": "u1",
+        "project_id": "project-a",
+        "status": "available",
+        "backup_metadata": document,
+    }
+    assert strict_json(api.get(f"backups/{backup_id}").text) == expected
+    listed = strict_json(api.get("backups").text)["backups"]
+    assert listed[0] == expected
+    assert [item["status"] for item in listed] == ["available", "error"]
+    assert listed[1]["backup_id"] == plain_id
+    # what the answer holds is what a PATCH then merges into
+    assert api.patch(f"backups/{backup_id}", {"backup_metadata": {"ratio": 0.2}}).status_code == 200
+    changed = strict_json(api.get(f"backups/{backup_id}").text)
+    assert changed["backup_metadata"] == {**document, "ratio": 0.2}
+
+
+def test_an_integer_beyond_64_bits_beside_stored_metadata_is_answered_exactly(api):
+    # orjson cannot write it: the standard library writes the whole page
+    first = api.created("backups", make_backup(size=2**70))
+    second = api.created("backups", make_backup(**AWKWARD))
+    listed = strict_json(api.get("backups").text)["backups"]
+    assert [item["backup_id"] for item in listed] == [first, second]
+    assert listed[0]["backup_metadata"]["size"] == 2**70
+    assert listed[1]["backup_metadata"]["nested"] == AWKWARD["nested"]

@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, insert, text
 
 from freezer_api.storage import open_storage
-from freezer_api.storage.base import Scope, Storage
+from freezer_api.storage.base import STORED_LAST, Scope, Storage
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql import migrate
 from freezer_api.storage.sql.models import TABLES, Base
@@ -459,3 +459,34 @@ def test_prepared_parameters_are_what_sqlalchemy_binds(storage):
     # a required value left out is an error, not a NULL
     with pytest.raises(KeyError):
         Prepared(cases[2][0], engine.dialect).parameters({"doc_id": "b1"})
+
+
+def test_migration_0003_puts_backup_metadata_last_in_documents_left_otherwise(tmp_path):
+    # an earlier version kept a seed backup's status after its metadata once v2 changed it
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = engines.create_db_engine(url, {})
+    migrate.upgrade(engine, "0002")
+    old_layout = '{"user_name":"alice","backup_metadata":{"a":1},"status":"error"}'
+    others = ['{"status":"available","backup_metadata":{"b":2}}', '{"user_name":"bob"}']
+    with engine.begin() as connection:
+        for index, doc in enumerate([old_layout, *others]):
+            connection.execute(
+                text(
+                    "INSERT INTO backups (doc_id, project_id, user_id, version, created_at,"
+                    " updated_at, doc) VALUES (:id, 'p', 'u', 1, '2026-01-01', '2026-01-01', :doc)"
+                ),
+                {"id": f"b{index}", "doc": doc},
+            )
+    migrate.upgrade(engine)
+    with engine.connect() as connection:
+        docs = connection.execute(text("SELECT doc FROM backups ORDER BY pk")).scalars().all()
+    assert docs == [
+        '{"user_name":"alice","status":"error","backup_metadata":{"a":1}}',
+        *others,
+    ]
+    storage = open_storage(url, {})
+    record = storage.backups.get(scope=Scope(project_id="p"), doc_id="b0", as_stored=STORED_LAST)
+    assert record is not None
+    assert record.doc == {"user_name": "alice", "status": "error", "backup_metadata": {"a": 1}}
+    storage.close()
+    engine.dispose()

@@ -13,7 +13,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from freezer_api import jsonfast
+from freezer_api.storage.base import STORED_LAST
 from freezer_api.storage.sql import prepared
+
+#: Every engine writes JSON columns so: the key reads may take as stored text comes last.
+WRITE_DOCUMENT = jsonfast.document_writer(STORED_LAST)
 
 #: Driver used when a URL names only the engine (``postgresql://``, ``mysql://``).
 DEFAULT_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
@@ -52,7 +56,7 @@ def create_db_engine(url: str, options: Mapping[str, Any]) -> Engine:
         extra["isolation_level"] = "READ COMMITTED"
     return create_engine(
         parsed,
-        json_serializer=jsonfast.dumps,
+        json_serializer=WRITE_DOCUMENT,
         json_deserializer=jsonfast.loads,
         pool_pre_ping=True,
         pool_size=int(options.get("pool_size", 5)),
@@ -70,7 +74,7 @@ def _sqlite_engine(url: URL, timeout: int, synchronous: str) -> Engine:
     engine = create_engine(
         url,
         connect_args={"timeout": timeout, "check_same_thread": False},
-        json_serializer=jsonfast.dumps,
+        json_serializer=WRITE_DOCUMENT,
         json_deserializer=jsonfast.loads,
     )
 

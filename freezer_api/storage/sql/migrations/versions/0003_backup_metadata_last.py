@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Backup documents stored with ``backup_metadata`` as their last key.
+
+Answers embed a backup's metadata as SQLite stores it (``jsonfast.reader_keeping``), which
+needs it to be the document's last key. Documents now are always written so; this
+rewrites those an earlier version left otherwise (a seed-API backup later changed through
+v2 kept ``status`` after it). PostgreSQL and MySQL keep JSON in their own order, and
+are read whole: nothing to do there.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-27
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from freezer_api import jsonfast
+from freezer_api.storage.base import STORED_LAST
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+BATCH = 1000
+
+
+def upgrade() -> None:
+    connection = op.get_bind()
+    if connection.dialect.name != "sqlite":
+        return
+    write = jsonfast.document_writer(STORED_LAST)
+    read = sa.text("SELECT pk, doc FROM backups WHERE pk > :after ORDER BY pk LIMIT :batch")
+    change = sa.text("UPDATE backups SET doc = :doc WHERE pk = :pk")
+    after = 0
+    while rows := connection.execute(read, {"after": after, "batch": BATCH}).all():
+        after = rows[-1][0]
+        changed = []
+        for pk, text in rows:
+            document = jsonfast.loads(text)
+            if isinstance(document, dict) and STORED_LAST in document:
+                if next(reversed(document)) != STORED_LAST:
+                    changed.append({"pk": pk, "doc": write(document)})
+        if changed:
+            connection.execute(change, changed)
+
+
+def downgrade() -> None:
+    """Nothing to undo: the documents hold the same keys and values."""
