@@ -97,9 +97,15 @@ def reader_keeping(key: str) -> Callable[[str | bytes], Any]:
     mark = f',"{key}":'
     skip = len(mark)
     heads: dict[str, tuple[str, str] | None] = {}
+    # the text up to the value of the document read last (the next one likely has it too),
+    # the name and value before it, and its length: swapped as a whole, shared by threads
+    recent = [("\0", "", "", 0)]
 
     def read(text: str | bytes) -> Any:
         if isinstance(text, str):
+            prefix, name, value, start = recent[0]
+            if text.startswith(prefix) and text[-1] == "}":
+                return {name: value, key: orjson.Fragment(text[start:-1])}
             end = text.find(mark)
             if end > 0 and text[-1] == "}":
                 head = text[:end]
@@ -110,6 +116,7 @@ def reader_keeping(key: str) -> Callable[[str | bytes], Any]:
                     if len(heads) < _HEADS_KEPT:
                         heads[head] = parsed
                 if parsed is not None:
+                    recent[0] = (head + mark, *parsed, end + skip)
                     return {parsed[0]: parsed[1], key: orjson.Fragment(text[end + skip : -1])}
         return loads(text)
 
