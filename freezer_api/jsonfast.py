@@ -69,6 +69,51 @@ def loads(text: str | bytes) -> Any:
         return json.loads(text)
 
 
+def any_string(value: Any, test: Callable[[str], bool]) -> bool:
+    """Tell whether ``test`` holds for any string (key or value) in a parsed document."""
+    if isinstance(value, str):
+        return test(value)
+    if isinstance(value, dict):
+        return any(test(key) or any_string(item, test) for key, item in value.items())
+    if isinstance(value, list):
+        return any(any_string(item, test) for item in value)
+    return False
+
+
+def holds_nul(text: str) -> bool:
+    """U+0000: JSON can carry it, PostgreSQL's text cannot hold it, so no engine is asked to."""
+    return "\x00" in text
+
+
+def holds_lone_surrogate(text: str) -> bool:
+    """A surrogate (U+D800-U+DFFF) standing alone: JSON lets ``\\uD800`` be written, but it is
+    no Unicode text, and neither UTF-8 nor any engine can hold it."""
+    if text.isascii():
+        # NOTE: known without reading the text; most strings are ASCII
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def unstorable(value: Any) -> str | None:
+    """Name what in a parsed document's strings no engine is asked to store, or None."""
+    # NOTE: orjson writes U+0000 as an escape and refuses lone surrogates (and integers
+    # beyond 64 bits): one fast pass clears nearly every document; the rest are looked at
+    # string by string.
+    try:
+        suspect = b"\\u0000" in orjson.dumps(value)
+    except TypeError:
+        suspect = True
+    if suspect and any_string(value, holds_nul):
+        return "U+0000 (NUL)"
+    if suspect and any_string(value, holds_lone_surrogate):
+        return "a lone surrogate (U+D800-U+DFFF)"
+    return None
+
+
 def document_writer(last: str) -> Callable[[Any], str]:
     """``dumps`` for stored documents: a top-level ``last`` key is always written last.
 

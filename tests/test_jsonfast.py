@@ -129,3 +129,19 @@ def test_an_answer_with_a_kept_value_and_a_huge_integer_is_written_exactly():
     assert jsonfast.loads(jsonfast.dumps_bytes(answer)) == {
         "items": [{"n": 2**70}, {"status": "available", KEY: {"a": "é", "f": 0.5}}]
     }
+
+
+@pytest.mark.parametrize(
+    ("document", "said"),
+    [
+        ({"a": ["x", {"b": "nul \u0000"}]}, "U+0000 (NUL)"),
+        ({"a": {"key \u0000": 1}}, "U+0000 (NUL)"),
+        ({"a": "half \ud800 pair"}, "a lone surrogate (U+D800-U+DFFF)"),
+        ({"big": 2**70, "a": ["lone \udfff"]}, "a lone surrogate (U+D800-U+DFFF)"),
+        ({"big": 2**70, "a": "fine"}, None),
+        ({"text": "a backslash, then u0000: \\u0000", "pair": "😀 \U0001f600"}, None),
+        ("plain", None),
+    ],
+)
+def test_unstorable_names_text_no_engine_is_asked_to_store(document, said):
+    assert jsonfast.unstorable(document) == said

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import falcon
 
+from freezer_api import jsonfast
 from freezer_api.api.errors import PayloadTooLarge
 from freezer_api.errors import InvalidDocument, PreconditionFailed
 from freezer_api.service.search import INTEGER_RANGE, Search, parse_search
@@ -51,10 +51,12 @@ def read_json(req: falcon.Request, max_size: int) -> Any:
     except (ValueError, RecursionError) as error:
         # NOTE: ValueError covers JSONDecodeError and UnicodeDecodeError.
         raise InvalidDocument(f"Malformed JSON in the request body: {error}") from None
-    if b"\\u0000" in raw and _any_string(document, _holds_nul):
+    if b"\\u0000" in raw and jsonfast.any_string(document, jsonfast.holds_nul):
         # NOTE: PostgreSQL cannot store U+0000 in text, so no engine is asked to.
         raise InvalidDocument("Strings in the request body must not contain U+0000 (NUL).")
-    if (b"\\ud" in raw or b"\\uD" in raw) and _any_string(document, _holds_lone_surrogate):
+    if (b"\\ud" in raw or b"\\uD" in raw) and jsonfast.any_string(
+        document, jsonfast.holds_lone_surrogate
+    ):
         # NOTE: JSON lets \uD800-\uDFFF stand alone; such a string is no Unicode text,
         # and no engine (nor a JSON answer in UTF-8) can hold it.
         raise InvalidDocument(
@@ -62,29 +64,6 @@ def read_json(req: falcon.Request, max_size: int) -> Any:
             "(\\uD800-\\uDFFF) is only valid as half of a pair."
         )
     return document
-
-
-def _any_string(value: Any, test: Callable[[str], bool]) -> bool:
-    """Tell whether ``test`` holds for any string (key or value) in a parsed document."""
-    if isinstance(value, str):
-        return test(value)
-    if isinstance(value, dict):
-        return any(test(key) or _any_string(item, test) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_any_string(item, test) for item in value)
-    return False
-
-
-def _holds_nul(text: str) -> bool:
-    return "\x00" in text
-
-
-def _holds_lone_surrogate(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def read_object(req: falcon.Request, max_size: int) -> dict[str, Any]:

@@ -86,6 +86,43 @@ def test_an_import_is_all_or_nothing(client, database_url, tmp_path, capsys):
     assert empty.read_text() == ""
 
 
+@pytest.mark.parametrize(
+    ("where", "text", "said"),
+    [
+        ("doc", "nul \u0000 here", "U+0000 (NUL)"),
+        ("doc", "half \ud800 pair", "a lone surrogate"),
+        ("key", "nul \u0000 key", "U+0000 (NUL)"),
+        ("doc_id", "id\u0000", "U+0000 (NUL)"),
+    ],
+)
+def test_an_import_refuses_text_the_api_refuses(database_url, tmp_path, capsys, where, text, said):
+    # the line holds the JSON escape; the parsed string holds the character
+    migrate.upgrade_url(database_url)
+    conf = conf_for(tmp_path, database_url, "db")
+    metadata = {"backup_name": "b", "container": "c"}
+    if where == "doc":
+        metadata["note"] = text
+    elif where == "key":
+        metadata[text] = "value"
+    record = {
+        "kind": "backups",
+        "doc_id": text if where == "doc_id" else "b1",
+        "project_id": "p1",
+        "user_id": "u1",
+        "doc": {"status": "available", "backup_metadata": metadata},
+        "fields": {"backup_name": "b", "container": "c"},
+    }
+    good = {**record, "doc_id": "b0", "doc": {"status": "available", "backup_metadata": {}}}
+    lines = tmp_path / "lines.jsonl"
+    lines.write_text(json.dumps(good) + "\n" + json.dumps(record) + "\n")
+    assert manage.main(["--config-file", conf, "db", "import", "--input", str(lines)]) == 1
+    error = capsys.readouterr().err
+    assert said in error and "backups record" in error, error
+    dump = tmp_path / "dump.jsonl"
+    manage_ok("--config-file", conf, "db", "export", "--output", str(dump))
+    assert dump.read_text() == ""
+
+
 @pytest.fixture
 def legacy_database(tmp_path: Path) -> tuple[str, dict]:
     """A freezer-api 19.0.0 SQLite database, built and filled by 19.0.0's own code."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
+from freezer_api import jsonfast
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql.models import TABLES
 from freezer_api.storage.sql.store import translated_errors
@@ -51,6 +52,12 @@ def _row(kind: str, record: dict[str, Any]) -> dict[str, Any]:
     unknown = set(record.get("fields", {})) - set(_field_names(kind))
     if unknown:
         raise ValueError(f"{kind} records have no fields {sorted(unknown)}")
+    unstorable = jsonfast.unstorable(record)
+    if unstorable is not None:
+        raise ValueError(
+            f"the {kind} record {record.get('doc_id')!r} holds {unstorable} in a string; "
+            "the API refuses such text, and not every engine can store it"
+        )
     now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     return {
         **{name: record[name] for name in CORE if name != "version"},
