@@ -114,6 +114,14 @@ def unstorable(value: Any) -> str | None:
     return None
 
 
+def with_key_last(value: Any, last: str) -> Any:
+    """``value`` with its top-level ``last`` key moved to the end; ``value`` itself if
+    there is nothing to move."""
+    if type(value) is dict and last in value and next(reversed(value)) != last:
+        return {key: item for key, item in value.items() if key != last} | {last: value[last]}
+    return value
+
+
 def document_writer(last: str) -> Callable[[Any], str]:
     """``dumps`` for stored documents: a top-level ``last`` key is always written last.
 
@@ -121,9 +129,7 @@ def document_writer(last: str) -> Callable[[Any], str]:
     """
 
     def write(value: Any) -> str:
-        if type(value) is dict and last in value and next(reversed(value)) != last:
-            value = {key: item for key, item in value.items() if key != last} | {last: value[last]}
-        return dumps(value)
+        return dumps(with_key_last(value, last))
 
     return write
 

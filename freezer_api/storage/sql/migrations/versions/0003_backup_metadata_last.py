@@ -30,7 +30,6 @@ def upgrade() -> None:
     connection = op.get_bind()
     if connection.dialect.name != "sqlite":
         return
-    write = jsonfast.document_writer(STORED_LAST)
     read = sa.text("SELECT pk, doc FROM backups WHERE pk > :after ORDER BY pk LIMIT :batch")
     change = sa.text("UPDATE backups SET doc = :doc WHERE pk = :pk")
     after = 0
@@ -39,9 +38,9 @@ def upgrade() -> None:
         changed = []
         for pk, text in rows:
             document = jsonfast.loads(text)
-            if isinstance(document, dict) and STORED_LAST in document:
-                if next(reversed(document)) != STORED_LAST:
-                    changed.append({"pk": pk, "doc": write(document)})
+            reordered = jsonfast.with_key_last(document, STORED_LAST)
+            if reordered is not document:
+                changed.append({"pk": pk, "doc": jsonfast.dumps(reordered)})
         if changed:
             connection.execute(change, changed)
 
