@@ -21,6 +21,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) install -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	$(PIP) install -e '.[test,bench]'
+	touch $@
+
 $(KEYSTONE_VENV)/.installed:
 	$(PYTHON) -m venv $(KEYSTONE_VENV)
 	$(KEYSTONE_VENV)/bin/python -m pip --disable-pip-version-check --quiet install 'keystone>=26' 'gunicorn>=22'
@@ -50,7 +54,7 @@ typecheck: $(VENV)/.installed-test
 check: lint typecheck test
 
 ## bench: this server vs freezer-api 19.0.0 vs a bare WSGI app (by hand; needs wrk)
-bench: $(VENV)/.installed-test $(LEGACY_VENV)/.installed
+bench: $(VENV)/.installed-bench $(LEGACY_VENV)/.installed
 	FREEZER_BENCH_LEGACY_VENV=$(LEGACY_VENV) $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:

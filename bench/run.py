@@ -11,6 +11,12 @@ and prints a Markdown table (req/s, p50/p99 latency, server CPU per request, lar
 with the ratio ours/theirs. GET by id is also given as a share of the bare WSGI app's rate,
 measured right after it at the same concurrency. It also checks that what it reads back is
 what it wrote.
+
+With ``--profile DIR``, every cell is loaded a second time while py-spy samples the
+server's worker processes (the measured pass is never sampled): DIR gets each cell's
+stacks in the collapsed format (``.folded``, for flamegraph.pl or speedscope) and a summary
+of where the workers' time went (``.txt``: the functions most often on top of the stack,
+and the share of samples each of the project's functions is part of).
 """
 
 from __future__ import annotations
@@ -497,6 +503,102 @@ def measure(
     )
 
 
+# -- profiles -------------------------------------------------------------------------------------
+
+#: samples per second py-spy takes of each worker
+PROFILE_RATE = 250
+
+
+def profile(
+    server: Server,
+    plan: list[tuple[int, str, str, str]],
+    ids: Path,
+    concurrency: int,
+    seconds: int,
+    output: Path,
+) -> None:
+    """Load the server as ``measure`` does while py-spy samples each worker; write the
+    merged stacks (``output``.folded) and their summary (``output``.txt)."""
+    spy = OURS_BIN / "py-spy"
+    workers = [pid for pid in server.pids() if pid != server.process.pid]
+    raw = [output.with_name(f"{output.name}.{pid}.raw") for pid in workers]
+    samplers = [
+        subprocess.Popen(
+            [
+                str(spy),
+                "record",
+                "--pid",
+                str(pid),
+                "--rate",
+                str(PROFILE_RATE),
+                "--duration",
+                str(seconds + 1),
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--function",
+                "--output",
+                str(path),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid, path in zip(workers, raw, strict=True)
+    ]
+    # NOTE: py-spy needs a moment to attach; the load starts once it samples.
+    time.sleep(0.5)
+    measure(server, plan, ids, concurrency, seconds)
+    stacks: dict[str, int] = {}
+    for sampler, path in zip(samplers, raw, strict=True):
+        sampler.wait(timeout=seconds + 60)
+        with contextlib.suppress(FileNotFoundError):
+            for stack, count in read_folded(path.read_text()):
+                stacks[stack] = stacks.get(stack, 0) + count
+            path.unlink()
+    folded = output.with_name(output.name + ".folded")
+    folded.write_text("".join(f"{stack} {count}\n" for stack, count in stacks.items()))
+    output.with_name(output.name + ".txt").write_text(summary(stacks))
+
+
+def read_folded(text: str) -> Iterator[tuple[str, int]]:
+    """(stack, samples) of py-spy's raw output: frames joined by ``;``, then a count."""
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            yield stack, int(count)
+
+
+def summary(stacks: dict[str, int], top: int = 20) -> str:
+    """The functions most often running (self), and the share of samples each of the
+    project's functions was on the stack for (inclusive)."""
+    total = sum(stacks.values())
+    if not total:
+        return "no samples: py-spy could not attach, or the workers were idle\n"
+    own: dict[str, int] = {}
+    within: dict[str, int] = {}
+    for stack, count in stacks.items():
+        frames = stack.split(";")
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for frame in set(frames):
+            if "freezer_api/" in frame:
+                within[frame] = within.get(frame, 0) + count
+    lines = [
+        f"{total} samples of the workers while they ran a request: in Python, or waiting in a "
+        "call made from it (a lock, the disk, the database)\n",
+        "self (on top of the stack):",
+    ]
+    for frame, count in sorted(own.items(), key=lambda item: -item[1])[:top]:
+        lines.append(f"  {100 * count / total:5.1f}%  {frame}")
+    lines.append("\ninclusive (the project's functions on the stack):")
+    for frame, count in sorted(within.items(), key=lambda item: -item[1])[: 2 * top]:
+        lines.append(f"  {100 * count / total:5.1f}%  {frame}")
+    return "\n".join(lines) + "\n"
+
+
+def slug(text: str) -> str:
+    return "".join(char if char.isalnum() else "-" for char in text.lower()).strip("-")
+
+
 # -- setup helpers ------------------------------------------------------------------------------
 
 
@@ -609,10 +711,22 @@ def main() -> int:
         help="threads in each of this server's processes (19.0.0 and the ceiling keep one); "
         "SQLite writers of a process share commits, so threads raise the write rate",
     )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="also load every cell once more while py-spy samples the workers of both "
+        "servers; write the stacks and a summary per cell into DIR",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is needed: apt-get install wrk", file=sys.stderr)
         return 1
+    if args.profile is not None:
+        if not (OURS_BIN / "py-spy").exists():
+            print("py-spy is needed: make bench installs it (.[bench])", file=sys.stderr)
+            return 1
+        args.profile.mkdir(parents=True, exist_ok=True)
     ensure_legacy_venv()
     wanted = args.only.split(",") if args.only else []
     plans = {
@@ -677,6 +791,18 @@ def run_size(
                     share = beside.requests_per_s
                 assert results[0] is not None
                 print(row(name, results[0], theirs, share), flush=True)
+                if args.profile is not None:
+                    for server, result in zip(servers, results, strict=True):
+                        if result is not None:
+                            cell = f"{rows}-c{concurrency}-{slug(name)}-{slug(server.name)}"
+                            profile(
+                                server,
+                                plan,
+                                ids[server.name],
+                                concurrency,
+                                args.duration,
+                                args.profile / cell,
+                            )
             print()
 
 
