@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Any
 
 import falcon.testing
 import pytest
+from sqlalchemy.engine import make_url
 
 from freezer_api.app import create_app, storage_options
 from freezer_api.config import Settings
@@ -26,10 +28,25 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(database_url=database_url, **overrides)
 
 
+def _with_driver(url: str | None, driver: str) -> str | None:
+    if not url:
+        return None
+    return make_url(url).set(drivername=driver).render_as_string(hide_password=False)
+
+
 #: Server engines under test: their admin URL, from the environment (.ci/run sets them).
+#: MariaDB is reached through both drivers: PyMySQL (``mysql://``) and mysqlclient.
 SERVER_ENGINES = {
     "postgresql": os.environ.get("FREEZER_TEST_POSTGRESQL_URL"),
     "mariadb": os.environ.get("FREEZER_TEST_MYSQL_URL"),
+    "mariadb-mysqlclient": _with_driver(os.environ.get("FREEZER_TEST_MYSQL_URL"), "mysql+mysqldb"),
+}
+
+#: why an engine under test cannot be reached here; its tests are skipped with the reason
+MISSING_DRIVERS = {
+    "mariadb-mysqlclient": None
+    if importlib.util.find_spec("MySQLdb")
+    else "mysqlclient is not installed (extra 'mysqlclient'; it builds against libmariadb-dev)"
 }
 
 
@@ -44,7 +61,7 @@ def server_databases() -> Iterator[dict[str, str]]:
     created: dict[str, str] = {}
     try:
         for name, admin_url in SERVER_ENGINES.items():
-            if admin_url:
+            if admin_url and not MISSING_DRIVERS.get(name):
                 created[name] = throwaway.create(admin_url)
                 migrate.upgrade_url(created[name])
         yield created
@@ -57,6 +74,9 @@ def server_databases() -> Iterator[dict[str, str]]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'freezer.db'}"
+    missing = MISSING_DRIVERS.get(request.param)
+    if missing:
+        pytest.skip(missing)
     url: str = request.getfixturevalue("server_databases")[request.param]
     throwaway.empty(url)
     return url

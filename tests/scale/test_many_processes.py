@@ -17,7 +17,13 @@ import requests
 
 from freezer_api.storage.sql import migrate
 from tests import throwaway
-from tests.conftest import SERVER_ENGINES, engines_under_test, make_action, make_v1_backup
+from tests.conftest import (
+    MISSING_DRIVERS,
+    SERVER_ENGINES,
+    engines_under_test,
+    make_action,
+    make_v1_backup,
+)
 from tests.processes import BIN, free_port, running
 
 pytestmark = pytest.mark.slow
@@ -29,6 +35,8 @@ HEADERS = {"X-User-Id": "agent", "X-Project-Id": "p1", "X-Roles": "member,reader
 def cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[str]]:
+    if MISSING_DRIVERS.get(request.param):
+        pytest.skip(MISSING_DRIVERS[request.param])
     directory: Path = tmp_path_factory.mktemp(f"cluster-{request.param}")
     if request.param == "sqlite":
         url, admin = f"sqlite:///{directory / 'shared.db'}", None

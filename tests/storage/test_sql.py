@@ -20,7 +20,7 @@ from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql import migrate
 from freezer_api.storage.sql.models import TABLES, Base
 from tests import throwaway
-from tests.conftest import SERVER_ENGINES
+from tests.conftest import MISSING_DRIVERS, SERVER_ENGINES
 
 
 def test_migrations_build_exactly_the_models(storage):
@@ -49,6 +49,8 @@ def server_storage(request: pytest.FixtureRequest, server: str) -> Iterator[Stor
     """A storage on an emptied throw-away database of ``server``; skips if it is not under test."""
     if not SERVER_ENGINES[server]:
         pytest.skip(f"no {server} under test")
+    if MISSING_DRIVERS.get(server):
+        pytest.skip(MISSING_DRIVERS[server])
     url = request.getfixturevalue("server_databases")[server]
     throwaway.empty(url)
     opened = open_storage(url, {})
@@ -214,7 +216,7 @@ def test_readers_see_every_committed_write(settings, storage):
         reader.close()
 
 
-@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+@pytest.mark.parametrize("server", ["postgresql", "mariadb", "mariadb-mysqlclient"])
 def test_a_reader_whose_connection_died_reads_on_a_new_one(server, request):
     from freezer_api.storage.base import Record
 
