@@ -547,7 +547,7 @@ def profile(
     ]
     # NOTE: py-spy needs a moment to attach; the load starts once it samples.
     time.sleep(0.5)
-    measure(server, plan, ids, concurrency, seconds)
+    load = measure(server, plan, ids, concurrency, seconds)
     stacks: dict[str, int] = {}
     for sampler, path in zip(samplers, raw, strict=True):
         sampler.wait(timeout=seconds + 60)
@@ -557,7 +557,11 @@ def profile(
             path.unlink()
     folded = output.with_name(output.name + ".folded")
     folded.write_text("".join(f"{stack} {count}\n" for stack, count in stacks.items()))
-    output.with_name(output.name + ".txt").write_text(summary(stacks))
+    sampled = (
+        f"{server.name} at c={concurrency} while sampled: {load.requests_per_s:.0f} req/s, "
+        f"{load.cpu_ms:.2f} ms of CPU per request\n"
+    )
+    output.with_name(output.name + ".txt").write_text(sampled + summary(stacks))
 
 
 def read_folded(text: str) -> Iterator[tuple[str, int]]:
