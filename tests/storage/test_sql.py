@@ -463,9 +463,25 @@ def test_prepared_parameters_are_what_sqlalchemy_binds(storage):
         Prepared(cases[2][0], engine.dialect).parameters({"doc_id": "b1"})
 
 
-def test_migration_0003_puts_backup_metadata_last_in_documents_left_otherwise(tmp_path):
+@pytest.fixture(params=["sqlite", "mariadb", "mariadb-mysqlclient"])
+def unmigrated_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A new database without tables, on an engine that keeps JSON text as written."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    admin = SERVER_ENGINES[request.param]
+    if not admin:
+        pytest.skip(f"no {request.param} under test")
+    if MISSING_DRIVERS.get(request.param):
+        pytest.skip(MISSING_DRIVERS[request.param])
+    url = throwaway.create(admin)
+    yield url
+    throwaway.drop(admin, url)
+
+
+def test_migration_0003_puts_backup_metadata_last_in_documents_left_otherwise(unmigrated_url):
     # an earlier version kept a seed backup's status after its metadata once v2 changed it
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = unmigrated_url
     engine = engines.create_db_engine(url, {})
     migrate.upgrade(engine, "0002")
     old_layout = '{"user_name":"alice","backup_metadata":{"a":1},"status":"error"}'

@@ -462,7 +462,8 @@ class SqlRepository:
         """The records of a prepared read's rows (a page: one tight loop, no call per row).
 
         ``as_stored``: see ``Repository.get``; where the driver hands over the document's
-        text (SQLite; MySQL's own rendering never has the layout taken as stored).
+        text (SQLite and MariaDB keep it as written; MySQL's own rendering, with spaces,
+        never has the layout taken as stored).
         """
         # NOTE: positional arguments, and one shared empty ``fields``: a third less time
         # per record than keywords and the default's fresh dict.

@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Backup documents stored with ``backup_metadata`` as their last key.
 
-Answers embed a backup's metadata as SQLite stores it (``jsonfast.reader_keeping``), which
-needs it to be the document's last key. Documents now are always written so; this
-rewrites those an earlier version left otherwise (a seed-API backup later changed through
-v2 kept ``status`` after it). PostgreSQL and MySQL keep JSON in their own order, and
-are read whole: nothing to do there.
+Answers embed a backup's metadata as stored (``jsonfast.reader_keeping``), which needs it
+to be the document's last key. Documents now are always written so; this rewrites those an
+earlier version left otherwise (a seed-API backup later changed through v2 kept ``status``
+after it). SQLite and MariaDB keep the JSON text as written; PostgreSQL (jsonb) and MySQL
+keep JSON in their own form, which is read whole: nothing to do there.
 
 Revision ID: 0003
 Revises: 0002
@@ -28,7 +28,8 @@ BATCH = 1000
 
 def upgrade() -> None:
     connection = op.get_bind()
-    if connection.dialect.name != "sqlite":
+    dialect = connection.dialect
+    if dialect.name != "sqlite" and not getattr(dialect, "is_mariadb", False):
         return
     read = sa.text("SELECT pk, doc FROM backups WHERE pk > :after ORDER BY pk LIMIT :batch")
     change = sa.text("UPDATE backups SET doc = :doc WHERE pk = :pk")
