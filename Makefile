@@ -20,9 +20,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 # mysqlclient builds against the MariaDB/MySQL client library: installed where its headers are
 # (Debian: libmariadb-dev); elsewhere its tests are skipped, saying so.
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[test]'
-	if pkg-config --exists libmariadb || pkg-config --exists mysqlclient; then \
-	    $(PIP) install -e '.[test,mysqlclient]'; fi
+	extras=test; if pkg-config --exists libmariadb || pkg-config --exists mysqlclient; then \
+	    extras=test,mysqlclient; fi; $(PIP) install -e ".[$$extras]"
 	touch $@ $(VENV)/.installed
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test

@@ -50,6 +50,17 @@ MISSING_DRIVERS = {
 }
 
 
+def server_engine(name: str) -> str:
+    """The admin URL of server engine ``name``; skips the test if it cannot be reached here."""
+    admin = SERVER_ENGINES[name]
+    if not admin:
+        pytest.skip(f"no {name} under test")
+    missing = MISSING_DRIVERS.get(name)
+    if missing:
+        pytest.skip(missing)
+    return admin
+
+
 def engines_under_test() -> list[str]:
     """SQLite always; PostgreSQL and MariaDB when their URL is set."""
     return ["sqlite", *(name for name, url in SERVER_ENGINES.items() if url)]
@@ -74,9 +85,7 @@ def server_databases() -> Iterator[dict[str, str]]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'freezer.db'}"
-    missing = MISSING_DRIVERS.get(request.param)
-    if missing:
-        pytest.skip(missing)
+    server_engine(request.param)
     url: str = request.getfixturevalue("server_databases")[request.param]
     throwaway.empty(url)
     return url

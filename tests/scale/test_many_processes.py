@@ -17,13 +17,7 @@ import requests
 
 from freezer_api.storage.sql import migrate
 from tests import throwaway
-from tests.conftest import (
-    MISSING_DRIVERS,
-    SERVER_ENGINES,
-    engines_under_test,
-    make_action,
-    make_v1_backup,
-)
+from tests.conftest import engines_under_test, make_action, make_v1_backup, server_engine
 from tests.processes import BIN, free_port, running
 
 pytestmark = pytest.mark.slow
@@ -35,14 +29,11 @@ HEADERS = {"X-User-Id": "agent", "X-Project-Id": "p1", "X-Roles": "member,reader
 def cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[str]]:
-    if MISSING_DRIVERS.get(request.param):
-        pytest.skip(MISSING_DRIVERS[request.param])
+    admin = None if request.param == "sqlite" else server_engine(request.param)
     directory: Path = tmp_path_factory.mktemp(f"cluster-{request.param}")
-    if request.param == "sqlite":
-        url, admin = f"sqlite:///{directory / 'shared.db'}", None
+    if admin is None:
+        url = f"sqlite:///{directory / 'shared.db'}"
     else:
-        admin = SERVER_ENGINES[request.param]
-        assert admin
         url = throwaway.create(admin)
     migrate.upgrade_url(url)
     with contextlib.ExitStack() as stack:

@@ -20,7 +20,7 @@ from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql import migrate
 from freezer_api.storage.sql.models import TABLES, Base
 from tests import throwaway
-from tests.conftest import MISSING_DRIVERS, SERVER_ENGINES
+from tests.conftest import server_engine
 
 
 def test_migrations_build_exactly_the_models(storage):
@@ -47,10 +47,7 @@ def sqlite_storage(tmp_path):
 @contextlib.contextmanager
 def server_storage(request: pytest.FixtureRequest, server: str) -> Iterator[Storage]:
     """A storage on an emptied throw-away database of ``server``; skips if it is not under test."""
-    if not SERVER_ENGINES[server]:
-        pytest.skip(f"no {server} under test")
-    if MISSING_DRIVERS.get(server):
-        pytest.skip(MISSING_DRIVERS[server])
+    server_engine(server)
     url = request.getfixturevalue("server_databases")[server]
     throwaway.empty(url)
     opened = open_storage(url, {})
@@ -469,11 +466,7 @@ def unmigrated_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
-    admin = SERVER_ENGINES[request.param]
-    if not admin:
-        pytest.skip(f"no {request.param} under test")
-    if MISSING_DRIVERS.get(request.param):
-        pytest.skip(MISSING_DRIVERS[request.param])
+    admin = server_engine(request.param)
     url = throwaway.create(admin)
     yield url
     throwaway.drop(admin, url)
