@@ -520,6 +520,9 @@ def profile(
     """Load the server as ``measure`` does while py-spy samples each worker; write the
     merged stacks (``output``.folded) and their summary (``output``.txt)."""
     spy = OURS_BIN / "py-spy"
+    # NOTE: before the samplers start, whose duration is the load's: a server still working
+    # off the last cell's backlog would be sampled at that instead.
+    settle(server)
     workers = [pid for pid in server.pids() if pid != server.process.pid]
     raw = [output.with_name(f"{output.name}.{pid}.raw") for pid in workers]
     samplers = [
@@ -545,7 +548,7 @@ def profile(
         )
         for pid, path in zip(workers, raw, strict=True)
     ]
-    # NOTE: py-spy needs a moment to attach; the load starts once it samples.
+    # NOTE: py-spy needs a moment to attach before the load starts.
     time.sleep(0.5)
     load = measure(server, plan, ids, concurrency, seconds)
     stacks: dict[str, int] = {}
