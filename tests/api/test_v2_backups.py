@@ -294,7 +294,7 @@ AWKWARD = {
 
 
 def test_answers_carry_the_stored_metadata_exactly(api):
-    # answers on SQLite embed the metadata as stored, without decoding it
+    # answers on SQLite and MariaDB embed the metadata as stored, without decoding it
     document = make_backup(**AWKWARD)
     backup_id = api.created("backups", document)
     plain_id = api.created("backups", make_backup(status="error"))
