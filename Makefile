@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 KEYSTONE_VENV ?= .venv-keystone
 LEGACY_VENV ?= .venv-freezer-api-19
 
-.PHONY: run test lint typecheck check bench clean
+.PHONY: run test services lint typecheck check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test $(KEYSTONE_VENV)/.installed $(LEGACY_VENV)/.installed
 	FREEZER_TEST_KEYSTONE_VENV=$(KEYSTONE_VENV) FREEZER_TEST_LEGACY_VENV=$(LEGACY_VENV) \
 	    $(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+## services: install postgresql-15, mariadb-server, galera-4 (Debian, as root) and start them for the tests
+services:
+	scripts/services
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
