@@ -108,12 +108,19 @@ NAME: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_ID}
 #: client-chosen ids of jobs, actions and sessions
 DOC_ID: Schema = {"type": "string", "pattern": r"^[\w-]+$", "maxLength": MAX_ID}
 BACKUP_STATUSES = ["creating", "available", "error", "deleting", "deleted"]
-_FQDN = (
-    r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9])"
-    r"(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]{0,61}[A-Za-z0-9]))*"
-)
-CLIENT_ID: Schema = {"type": "string", "pattern": rf"^(?:[\w-]+_)?{_FQDN}$", "maxLength": MAX_ID}
-HOSTNAME: Schema = {"type": "string", "pattern": rf"^{_FQDN}$", "maxLength": MAX_ID}
+#: A client id names a scheduler in URLs (``/clients/{client_id}``) and in job searches:
+#: dot-separated labels of letters, digits, ``_`` and ``-``. The freezerclient default is
+#: ``<project_id>_<socket.gethostname()>``, and real host names carry underscores
+#: (``test-hostname_19544``), which freezer-api 19.0.0 accepts; ``/``, ``%``, spaces and
+#: other characters that would not survive a URL path are refused.
+CLIENT_ID: Schema = {
+    "type": "string",
+    "pattern": r"^[\w-]+(?:\.[\w-]+)*$",
+    "minLength": 1,
+    "maxLength": MAX_ID,
+}
+#: A host name is shown, searched and stored, never routed on: any non-empty name.
+HOSTNAME: Schema = NAME
 
 BACKUP: Schema = {
     "type": "object",

@@ -101,6 +101,19 @@ class SessionRules(Rules):
         return Change(doc=document, fields=session_fields(document))
 
 
+def joined_schedule(job_schedule: Document, session_schedule: Document) -> Document:
+    """The schedule of a job that joins a session: when to run is the session's alone.
+
+    freezer-api 19.0.0 replaces the job's whole schedule with the session's. Here the
+    job keeps what its runs recorded (``time_created``, ``time_started``, ``status``,
+    ``current_pid``, ...), so its history survives, while every ``schedule_*`` key comes
+    from the session only: a job's own ``schedule_interval`` beside the session's
+    ``schedule_date`` would make it run when the session does not.
+    """
+    kept = {key: value for key, value in job_schedule.items() if not key.startswith("schedule_")}
+    return {**kept, **session_schedule}
+
+
 def _job_entry(job: Record) -> Document:
     schedule = job.doc["job_schedule"]
     return {
@@ -147,7 +160,7 @@ class SessionActions:
         session = self._update_session(storage, call, session_id, add)
 
         def join(current: Record) -> Change:
-            schedule = {**current.doc["job_schedule"], **session.doc["schedule"]}
+            schedule = joined_schedule(current.doc["job_schedule"], session.doc["schedule"])
             document = {
                 **current.doc,
                 "session_id": session_id,
@@ -231,7 +244,9 @@ class SessionActions:
             )
         now = int(time.time())
         jobs = {key: dict(value) for key, value in session["jobs"].items()}
-        within_hold_off = now - session.get("time_start", -1) <= session.get("hold_off", 60)
+        within_hold_off = now - session.get("time_start", -1) <= session.get(
+            "hold_off", DEFAULT_HOLD_OFF
+        )
         if within_hold_off:
             if tag < session_tag:
                 jobs[job_id]["status"] = "running"

@@ -86,7 +86,11 @@ def test_client_shape_and_reregistration(api):
     [
         ({"hostname": "h"}, "'client_id' is a required property"),
         ({"client_id": "bad%id"}, "client_id: "),
-        ({"client_id": "ok.example.org", "hostname": "bad host!"}, "hostname: "),
+        ({"client_id": "with/slash"}, "client_id: "),
+        ({"client_id": "with space"}, "client_id: "),
+        ({"client_id": "trailing.dot."}, "client_id: "),
+        ({"client_id": "ok.example.org", "hostname": ""}, "hostname: "),
+        ({"client_id": "ok.example.org", "hostname": 7}, "hostname: must be of type string"),
         ({"client_id": "ok.example.org", "supported_modes": ["tape"]}, "'tape' is not one of"),
         (
             {"client_id": "ok.example.org", "is_central": "yes"},
@@ -171,3 +175,20 @@ def test_long_but_valid_names_are_stored_on_every_engine(api):
     assert api.get(f"backups/{backup_id}").json["backup_metadata"] == backup
     session_id = api.created("sessions", {"schedule": {}})
     assert api.patch(f"sessions/{session_id}", {"status": "s" * 100}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("client_id", "hostname"),
+    [
+        # what socket.gethostname() answers on real hosts, which freezer-api 19.0.0 accepts
+        ("test-hostname_19544", "test-hostname_19544"),
+        ("project-a_test-hostname_19544", "test-hostname_19544"),
+        ("p_host_1.example_zone.org", "Host 1 (rack 7)"),
+    ],
+)
+def test_real_host_names_register(api, client_id, hostname):
+    assert api.created("clients", {"client_id": client_id, "hostname": hostname}) == client_id
+    client = api.get(f"clients/{client_id}").json["client"]
+    assert (client["client_id"], client["hostname"]) == (client_id, hostname)
+    job_id = api.created("jobs", make_job(client_id))
+    assert api.listed("jobs", {"match": [{"client_id": client_id}]})[0]["job_id"] == job_id

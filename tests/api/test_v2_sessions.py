@@ -58,13 +58,31 @@ def test_add_and_remove_a_job(api, session_id, job_id):
     assert session["jobs"][job_id]["client_id"] == f"{api.project}_host1.example.org"
     job = api.get(f"jobs/{job_id}").json
     assert job["session_id"] == session_id
-    # NOTE: the session's schedule joins the job's, which keeps its own keys.
     assert job["job_schedule"]["schedule_interval"] == "continuous"
     assert job["job_schedule"]["time_created"] > 0
     assert api.delete(f"sessions/{session_id}/jobs/{job_id}").status_code == 204
     assert api.get(f"sessions/{session_id}").json["jobs"] == {}
     job = api.get(f"jobs/{job_id}").json
     assert (job["session_id"], job["session_tag"], job["job_schedule"]["event"]) == ("", 0, "stop")
+
+
+def test_a_job_joining_a_session_runs_on_the_session_schedule_alone(api):
+    """freezer-api 19.0.0 replaces the job's schedule with the session's; the job's own
+    ``schedule_*`` keys go the same way here, and what its runs recorded stays."""
+    job_schedule = {"schedule_interval": "1 days", "schedule_start_date": "2026-01-01T00:00:00"}
+    job_id = api.created("jobs", make_job(api.register(), job_schedule=job_schedule))
+    api.patch(f"jobs/{job_id}", {"job_schedule": {"status": "scheduled", "current_pid": 42}})
+    before = api.get(f"jobs/{job_id}").json["job_schedule"]
+    session_schedule = {"schedule_date": "2026-06-01T02:00:00", "event": "start"}
+    session_id = api.created("sessions", {"schedule": session_schedule})
+
+    assert api.put(f"sessions/{session_id}/jobs/{job_id}").status_code == 204
+
+    joined = api.get(f"jobs/{job_id}").json["job_schedule"]
+    assert {key for key in joined if key.startswith("schedule_")} == {"schedule_date"}
+    assert joined["schedule_date"] == "2026-06-01T02:00:00" and joined["event"] == "start"
+    kept = ("time_created", "time_started", "time_ended", "status", "current_pid")
+    assert {key: joined[key] for key in kept} == {key: before[key] for key in kept}
 
 
 @pytest.mark.parametrize(

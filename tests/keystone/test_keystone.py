@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -163,3 +164,57 @@ def test_the_freezer_cli_with_a_keystone_token(keystone, freezer_url, project):
     assert "backup" in freezer_cli(keystone, "alpha_member", "action-list")
     assert session_id in freezer_cli(keystone, "alpha_reader", "session-list")
     assert backup_id not in freezer_cli(keystone, "beta_member", "backup-list")
+
+
+def test_the_freezer_cli_registers_real_host_names_and_builds_sessions(
+    keystone, freezer_url, project, tmp_path
+):
+    """The CLI's own payloads, as files: ``socket.gethostname()`` names carry underscores."""
+    alpha = project["alpha"]
+    client_id = f"{alpha}_test-hostname_19544"
+    files = {
+        "client.json": {"client_id": client_id, "hostname": "test-hostname_19544"},
+        "job.json": {
+            "description": "cli job",
+            "job_schedule": {"schedule_interval": "1 days"},
+            "job_actions": [{"freezer_action": make_action(), "max_retries": 1}],
+        },
+        "session.json": {"description": "cli session", "schedule": {"schedule_interval": "2 days"}},
+    }
+    for name, document in files.items():
+        (tmp_path / name).write_text(json.dumps(document))
+
+    registered = freezer_cli(
+        keystone, "alpha_member", "client-register", "--file", str(tmp_path / "client.json")
+    )
+    assert client_id in registered and "test-hostname_19544" in registered
+    created = freezer_cli(
+        keystone,
+        "alpha_member",
+        "job-create",
+        "--file",
+        str(tmp_path / "job.json"),
+        "--client",
+        client_id,
+    )
+    member = keystone.token("alpha_member")
+    jobs = call(freezer_url, "GET", f"/v2/{alpha}/jobs", member).json()["jobs"]
+    (job,) = [job for job in jobs if job["job_id"] in created]
+    assert job["client_id"] == client_id
+    freezer_cli(
+        keystone, "alpha_member", "session-create", "--file", str(tmp_path / "session.json")
+    )
+    sessions = call(freezer_url, "GET", f"/v2/{alpha}/sessions", member).json()["sessions"]
+    (session,) = [s for s in sessions if s["description"] == "cli session"]
+    freezer_cli(
+        keystone,
+        "alpha_member",
+        "session-add-job",
+        "--session-id",
+        session["session_id"],
+        "--job-id",
+        job["job_id"],
+    )
+    joined = call(freezer_url, "GET", f"/v2/{alpha}/jobs/{job['job_id']}", member).json()
+    assert joined["session_id"] == session["session_id"]
+    assert joined["job_schedule"]["schedule_interval"] == "2 days"
