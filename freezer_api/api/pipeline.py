@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import json
@@ -168,10 +169,9 @@ class UnreadBodyDrain:
         counted = _CountedInput(environ["wsgi.input"])
         environ["wsgi.input"] = counted
         answer = self._app(environ, start_response)
-        try:
+        with contextlib.suppress(OSError):
+            # the client stopped sending: the server ends the connection anyway
             counted.read_to(size)
-        except OSError:
-            pass  # the client stopped sending: the server ends the connection anyway
         return answer
 
 

@@ -52,6 +52,15 @@ def action_fields(document: Document) -> dict[str, Any]:
     }
 
 
+def new_action(call: Call, storage: Storage, action_id: str | None, body: Document) -> Record:
+    """Return the record of a new action. Raises Conflict: an action id is unique everywhere."""
+    action_id = action_id or uuid.uuid4().hex
+    if storage.actions.exists(doc_id=action_id):
+        raise Conflict(f"Action already registered with ID {action_id}")
+    document = action_document(body)
+    return call.new_record(action_id, document, action_fields(document))
+
+
 def same_definition(given: Document, stored: Document) -> bool:
     """Compare two freezer_actions, treating absent and null keys alike."""
 
@@ -86,11 +95,7 @@ class ActionRules(Rules):
     def new_record(self, call: Call, storage: Storage, body: Any, doc_id: str | None) -> Record:
         body = require_object(body, "An action")
         self._validator.check(body)
-        action_id = doc_id or body.get("action_id") or uuid.uuid4().hex
-        if storage.actions.exists(doc_id=action_id):
-            raise Conflict(f"Action already registered with ID {action_id}")
-        document = action_document(body)
-        return call.new_record(action_id, document, action_fields(document))
+        return new_action(call, storage, doc_id or body.get("action_id"), body)
 
     def patched(self, call: Call, storage: Storage, record: Record, body: Any) -> Change:
         body = require_object(body, "A PATCH body")

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from freezer_api.context import Identity
 from freezer_api.errors import Conflict, InvalidDocument, NotFound, Unprocessable
-from freezer_api.service.actions import action_document, action_fields, same_definition
+from freezer_api.service.actions import new_action, same_definition
 from freezer_api.service.documents import (
     Call,
     Rules,
@@ -107,14 +107,9 @@ class JobActions:
         return {**extras, "action_id": action_id, "mandatory": bool(mandatory)}
 
     def _create_action(self, action_id: str | None, item: Document) -> str:
-        action_id = action_id or uuid.uuid4().hex
-        if self.storage.actions.exists(doc_id=action_id):
-            raise Conflict(f"Action already registered with ID {action_id}")
-        document = action_document(item)
-        self.storage.actions.insert(
-            self.call.new_record(action_id, document, action_fields(document))
-        )
-        return action_id
+        return self.storage.actions.insert(
+            new_action(self.call, self.storage, action_id, item)
+        ).doc_id
 
     def check_client(self, client_id: str, references: list[Document]) -> Document:
         """The client must be visible and able to run every action (422 otherwise)."""
@@ -276,12 +271,10 @@ class JobRules(Rules):
         for record in records:
             client = clients.get(record.doc["client_id"])
             schedule = record.doc["job_schedule"]
-            if client is not None and client.project_id != call.identity.project_id:
-                if "current_pid" in schedule:
-                    schedule = {k: v for k, v in schedule.items() if k != "current_pid"}
-                    record = dataclasses.replace(
-                        record, doc={**record.doc, "job_schedule": schedule}
-                    )
+            foreign = client is not None and client.project_id != call.identity.project_id
+            if foreign and "current_pid" in schedule:
+                schedule = {k: v for k, v in schedule.items() if k != "current_pid"}
+                record = dataclasses.replace(record, doc={**record.doc, "job_schedule": schedule})
             shown.append(record)
         return shown
 

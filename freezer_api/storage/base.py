@@ -85,7 +85,7 @@ class Page:
 class Query:
     page: Page
     filters: tuple[Filter | AnyOf, ...] = ()
-    #: inclusive bounds on the kind's ``time_field``
+    #: inclusive bounds on the indexed ``time_stamp`` (backups); other kinds have none
     time_after: int | None = None
     time_before: int | None = None
 

@@ -31,10 +31,7 @@ def cluster(
 ) -> Iterator[list[str]]:
     admin = None if request.param == "sqlite" else server_engine(request.param)
     directory: Path = tmp_path_factory.mktemp(f"cluster-{request.param}")
-    if admin is None:
-        url = f"sqlite:///{directory / 'shared.db'}"
-    else:
-        url = throwaway.create(admin)
+    url = f"sqlite:///{directory / 'shared.db'}" if admin is None else throwaway.create(admin)
     migrate.upgrade_url(url)
     with contextlib.ExitStack() as stack:
         bases = []

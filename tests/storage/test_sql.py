@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, insert, text
 
 from freezer_api.storage import open_storage
-from freezer_api.storage.base import STORED_LAST, Scope, Storage
+from freezer_api.storage.base import STORED_LAST, Scope, Storage, StorageUnavailable
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql import migrate
 from freezer_api.storage.sql.models import TABLES, Base
@@ -501,3 +501,23 @@ def test_migration_0003_puts_backup_metadata_last_in_documents_left_otherwise(un
     assert record.doc == {"user_name": "alice", "status": "error", "backup_metadata": {"a": 1}}
     storage.close()
     engine.dispose()
+
+
+def test_each_writer_of_a_failed_batch_raises_its_own_error(sqlite_pair):
+    """The writers of one batch raise in their own threads: one exception object each."""
+    from sqlalchemy import exc
+
+    from freezer_api.storage.sql.commit import _Batch
+    from freezer_api.storage.sql.store import translated_errors
+
+    storage, _ = sqlite_pair
+    with storage.engine.connect() as connection:
+        batch = _Batch(connection, connection.begin())
+        batch.error = exc.OperationalError("COMMIT", {}, OSError("disk I/O error"))
+        first, second = batch.failure(), batch.failure()
+        connection.rollback()
+    assert first is not second and first is not batch.error
+    assert type(first) is type(batch.error) and str(first) == str(batch.error)
+    for copied in (first, second):
+        with pytest.raises(StorageUnavailable), translated_errors("backup"):
+            raise copied

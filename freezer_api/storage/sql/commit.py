@@ -10,6 +10,7 @@ its way to the disk write in the next transaction together, and commits it once 
 from __future__ import annotations
 
 import contextlib
+import copy
 import threading
 from collections.abc import Iterator
 
@@ -57,6 +58,16 @@ class _Batch:
         #: a savepoint failed: the changes of the writers before are not known to be intact
         self.broken = False
         self.done = threading.Event()
+
+    def failure(self) -> BaseException:
+        """A member's own copy of the commit's error, to raise in the member's thread.
+
+        NOTE: one exception object raised in many threads at once would have its
+        traceback written by all of them; each member raises a copy (same type, same
+        arguments: the storage layer translates it as it would the original).
+        """
+        assert self.error is not None
+        return copy.copy(self.error).with_traceback(None)
 
     def usable(self) -> bool:
         return not self.broken and self.transaction.is_active and not self.connection.invalidated
@@ -108,7 +119,7 @@ class GroupCommit(Transactions):
         while not batch.done.wait(self.RESCUE_AFTER):
             self._rescue(batch)
         if batch.error is not None:
-            raise batch.error
+            raise batch.failure() from batch.error
 
     def _driver_sql(self, batch: _Batch, sql: str) -> None:
         # NOTE: straight on the driver: SQLAlchemy's nested transactions cost more than
@@ -183,7 +194,7 @@ class GroupCommit(Transactions):
                     batch.error = StorageUnavailable(
                         "The database transaction failed before it was committed; try again."
                     )
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001 - every member is told, in its thread
             batch.error = error
         finally:
             try:

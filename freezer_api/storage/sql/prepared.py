@@ -223,10 +223,8 @@ class cursor:  # noqa: N801 - used as a function: ``with cursor(engine) as curre
                 ) from error
         finally:
             if self._current is not None:
-                try:
+                with contextlib.suppress(error_class):
                     self._current.close()
-                except error_class:
-                    pass
             if self._pooled:
                 self._connection.close()
 

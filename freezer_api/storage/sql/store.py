@@ -163,10 +163,10 @@ class SqlRepository:
         self._load_doc = None if decodes is None else jsonfast.loads
         self._load_answer = jsonfast.reader_keeping(STORED_LAST)
         self._field_names = frozenset(
-            name
-            for name in columns.keys()
-            if name not in {"pk", "doc_id", "project_id", "user_id", "version", "doc"}
-            and name not in {"created_at", "updated_at"}
+            column.name
+            for column in columns
+            if column.name not in {"pk", "doc_id", "project_id", "user_id", "version", "doc"}
+            and column.name not in {"created_at", "updated_at"}
         )
 
     @contextlib.contextmanager

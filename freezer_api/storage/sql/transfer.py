@@ -26,7 +26,7 @@ BATCH = 1000
 
 def _field_names(kind: str) -> list[str]:
     excluded = {"pk", "created_at", "updated_at", *CORE}
-    return [name for name in TABLES[kind].c.keys() if name not in excluded]
+    return [column.name for column in TABLES[kind].c if column.name not in excluded]
 
 
 def export_records(engine: Engine) -> Iterator[dict[str, Any]]:
