@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,26 @@ def settings(database_url: str) -> Settings:
     return make_settings(database_url)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated once per test process; each test gets a copy of it."""
+    path: Path = tmp_path_factory.mktemp("template") / "migrated.db"
+    migrate.upgrade_url(f"sqlite:///{path}")
+    # NOTE: the last connection's close checkpointed the WAL: the file is the whole database.
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
 @pytest.fixture
-def storage(settings: Settings) -> Iterator[Storage]:
-    migrate.upgrade_url(settings.database_url, storage_options(settings))
+def storage(settings: Settings, request: pytest.FixtureRequest) -> Iterator[Storage]:
+    """The database of ``settings``, migrated: a copy of the template on SQLite; the
+    server engines' throw-away databases were migrated once, and are emptied per test."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        if Path(url.database).exists():
+            migrate.upgrade_url(settings.database_url, storage_options(settings))
+        else:
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), url.database)
     opened = open_storage(settings.database_url, storage_options(settings))
     yield opened
     opened.close()

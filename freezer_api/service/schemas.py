@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import functools
+import json
+from collections.abc import Callable
 from typing import Any
 
 import fastjsonschema
@@ -67,13 +70,7 @@ class Validator:
     """
 
     def __init__(self, schema: Schema, what: str) -> None:
-        Draft202012Validator.check_schema(schema)
-        self._validator = Draft202012Validator(schema)
-        self._passes = fastjsonschema.compile(
-            {"$schema": "http://json-schema.org/draft-07/schema#", **schema},
-            use_default=False,
-            use_formats=False,
-        )
+        self._validator, self._passes = _compiled(json.dumps(schema, sort_keys=True))
         self._what = what
 
     def check(self, document: Any) -> None:
@@ -86,6 +83,23 @@ class Validator:
         error = best_match(self._validator.iter_errors(document))
         if error is not None:
             raise InvalidDocument(f"Invalid {self._what}: {describe(error)}")
+
+
+@functools.cache
+def _compiled(schema_text: str) -> tuple[Draft202012Validator, Callable[[Any], Any]]:
+    """Check and compile a schema once per process, whatever builds a Validator of it.
+
+    NOTE: checking and compiling the dozen schemas costs 0.3 s; an app (each test
+    builds one) would pay it every time.
+    """
+    schema = json.loads(schema_text)
+    Draft202012Validator.check_schema(schema)
+    passes = fastjsonschema.compile(
+        {"$schema": "http://json-schema.org/draft-07/schema#", **schema},
+        use_default=False,
+        use_formats=False,
+    )
+    return Draft202012Validator(schema), passes
 
 
 def describe(error: ValidationError) -> str:
