@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import falcon
@@ -10,16 +11,11 @@ import falcon
 from freezer_api import jsonfast
 from freezer_api.api import errors as api_errors
 from freezer_api.api import middleware, pipeline, routes
-from freezer_api.api.resources import Limits
+from freezer_api.api.resources import ApiVersion, Limits, Parts
 from freezer_api.config import Settings, build_conf
 from freezer_api.keystone import Trusts
 from freezer_api.policy import Policy
-from freezer_api.service.actions import ActionRules
-from freezer_api.service.backups import BackupRules, BackupV1Rules
-from freezer_api.service.clients import ClientRules
-from freezer_api.service.documents import DocumentService
-from freezer_api.service.jobs import JobRules, TrustProvider
-from freezer_api.service.sessions import SessionRules
+from freezer_api.service.documents import Clock, Wiring
 from freezer_api.storage import open_storage
 from freezer_api.storage.base import Storage
 from freezer_api.storage.sql import migrate
@@ -34,23 +30,14 @@ def storage_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def build_services(
-    storage: Storage, trusts: TrustProvider | None = None
-) -> dict[str, DocumentService]:
-    """One service per API version and kind; v1 and v2 differ for backups and clients."""
-    shared = {"jobs": JobRules(trusts), "actions": ActionRules(), "sessions": SessionRules()}
-    services = {
-        "v1/backups": DocumentService(BackupV1Rules(), storage),
-        "v2/backups": DocumentService(BackupRules(), storage),
-        "v1/clients": DocumentService(ClientRules(reregister_updates=False), storage),
-        "v2/clients": DocumentService(ClientRules(reregister_updates=True), storage),
-    }
-    for plural, rules in shared.items():
-        services[f"v1/{plural}"] = services[f"v2/{plural}"] = DocumentService(rules, storage)
-    return services
-
-
-def create_falcon_app(settings: Settings, storage: Storage, policy: Policy) -> falcon.App[Any, Any]:
+def create_falcon_app(
+    settings: Settings,
+    storage: Storage,
+    policy: Policy,
+    *,
+    clock: Clock = time.time,
+    versions: tuple[ApiVersion, ...] = routes.VERSIONS,
+) -> falcon.App[Any, Any]:
     """Build the falcon application (without the WSGI middleware around it)."""
     identity: Any = (
         middleware.KeystoneIdentity()
@@ -75,18 +62,28 @@ def create_falcon_app(settings: Settings, storage: Storage, policy: Policy) -> f
             conf.centralized_scheduler.auth_section,
             conf.centralized_scheduler.trusts_delegated_roles,
         )
-    routes.add_routes(app, build_services(storage, trusts), storage, limits, policy)
+    routes.add_routes(app, Parts(storage, limits, policy, Wiring(trusts, clock)), versions)
     return app
 
 
-def create_app(settings: Settings, storage: Storage | None = None) -> Any:
-    """Return the WSGI application: the falcon app inside the configured paste pipeline."""
+def create_app(
+    settings: Settings,
+    storage: Storage | None = None,
+    *,
+    clock: Clock = time.time,
+    versions: tuple[ApiVersion, ...] = routes.VERSIONS,
+) -> Any:
+    """Return the WSGI application: the falcon app inside the configured paste pipeline.
+
+    ``clock`` tells the time where the rules depend on it (session hold-off, job creation);
+    ``versions``, the API versions and their kinds (``routes.VERSIONS``).
+    """
     conf = settings.conf if settings.conf is not None else build_conf([], config_files=False)
     if storage is None:
         storage = open_storage(settings.database_url, storage_options(settings))
-    policy = Policy(conf)
+    policy = Policy(conf, routes.policy_rules(versions))
     policy.load()
-    falcon_app = create_falcon_app(settings, storage, policy)
+    falcon_app = create_falcon_app(settings, storage, policy, clock=clock, versions=versions)
     wrapped = pipeline.UnreadBodyDrain(
         pipeline.load(settings.paste_config, settings.auth_strategy, conf, falcon_app),
         settings.max_body_size,

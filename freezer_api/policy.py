@@ -8,14 +8,13 @@ project scope); operators override them in ``policy.yaml`` as usual.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from oslo_config import cfg
 from oslo_policy import policy
 
 from freezer_api.context import Identity
 from freezer_api.errors import Forbidden
-
-PROJECT = ["project"]
 
 BASE_RULES = [
     policy.RuleDefault("context_is_admin", "role:admin", "Administrators."),
@@ -38,74 +37,17 @@ BASE_RULES = [
 WRITE = "rule:admin_or_owner"
 READ = "rule:admin_or_reader_or_service"
 
-#: rule -> (check string, method, path) of every API operation
-OPERATIONS: dict[str, tuple[str, str, str]] = {
-    "backups:get_all": (READ, "GET", "/v2/{project_id}/backups"),
-    "backups:create": ("rule:admin_or_owner_or_service", "POST", "/v2/{project_id}/backups"),
-    "backups:get": (READ, "GET", "/v2/{project_id}/backups/{backup_id}"),
-    "backups:update": (
-        "rule:admin_or_owner_or_service",
-        "PATCH",
-        "/v2/{project_id}/backups/{backup_id}",
-    ),
-    "backups:replace": ("rule:admin_or_owner_or_service", "PUT", "/v1/backups/{backup_id}"),
-    "backups:delete": (
-        "rule:admin_or_owner_or_service",
-        "DELETE",
-        "/v2/{project_id}/backups/{backup_id}",
-    ),
-    "clients:get_all": (READ, "GET", "/v2/{project_id}/clients"),
-    "clients:create": (WRITE, "POST", "/v2/{project_id}/clients"),
-    "clients:create_central": ("rule:admin_or_service", "POST", "/v2/{project_id}/clients"),
-    "clients:get": (READ, "GET", "/v2/{project_id}/clients/{client_id}"),
-    "clients:delete": (WRITE, "DELETE", "/v2/{project_id}/clients/{client_id}"),
-    "jobs:get_all": (READ, "GET", "/v2/{project_id}/jobs"),
-    "jobs:get_all_projects": ("rule:admin_or_service", "GET", "/v2/{project_id}/jobs"),
-    "jobs:create": (WRITE, "POST", "/v2/{project_id}/jobs"),
-    "jobs:get": (READ, "GET", "/v2/{project_id}/jobs/{job_id}"),
-    "jobs:update": (WRITE, "PATCH", "/v2/{project_id}/jobs/{job_id}"),
-    "jobs:replace": (WRITE, "POST", "/v2/{project_id}/jobs/{job_id}"),
-    "jobs:delete": (WRITE, "DELETE", "/v2/{project_id}/jobs/{job_id}"),
-    "jobs:event:create": (WRITE, "POST", "/v2/{project_id}/jobs/{job_id}/event"),
-    "actions:get_all": (READ, "GET", "/v2/{project_id}/actions"),
-    "actions:create": (WRITE, "POST", "/v2/{project_id}/actions"),
-    "actions:get": (READ, "GET", "/v2/{project_id}/actions/{action_id}"),
-    "actions:update": (WRITE, "PATCH", "/v2/{project_id}/actions/{action_id}"),
-    "actions:replace": (WRITE, "POST", "/v2/{project_id}/actions/{action_id}"),
-    "actions:delete": (WRITE, "DELETE", "/v2/{project_id}/actions/{action_id}"),
-    "sessions:get_all": (READ, "GET", "/v2/{project_id}/sessions"),
-    "sessions:create": (WRITE, "POST", "/v2/{project_id}/sessions"),
-    "sessions:get": (READ, "GET", "/v2/{project_id}/sessions/{session_id}"),
-    "sessions:update": (WRITE, "PATCH", "/v2/{project_id}/sessions/{session_id}"),
-    "sessions:replace": (WRITE, "POST", "/v2/{project_id}/sessions/{session_id}"),
-    "sessions:delete": (WRITE, "DELETE", "/v2/{project_id}/sessions/{session_id}"),
-    "sessions:action:create": (WRITE, "POST", "/v2/{project_id}/sessions/{session_id}/action"),
-    "sessions:job:add": (WRITE, "PUT", "/v2/{project_id}/sessions/{session_id}/jobs/{job_id}"),
-    "sessions:job:remove": (
-        WRITE,
-        "DELETE",
-        "/v2/{project_id}/sessions/{session_id}/jobs/{job_id}",
-    ),
-}
+WRITE_OR_SERVICE = "rule:admin_or_owner_or_service"
 
 
 def list_rules() -> list[policy.RuleDefault]:
-    """Return every default rule, for oslopolicy-sample-generator and the enforcer."""
-    operations = [
-        policy.DocumentedRuleDefault(
-            name=name,
-            check_str=check,
-            description=f"{method} {path}",
-            operations=[{"method": method, "path": path}],
-            scope_types=PROJECT,
-        )
-        for name, (check, method, path) in OPERATIONS.items()
-    ]
-    return [*BASE_RULES, *operations]
+    """Return every default rule, for oslopolicy-sample-generator and the enforcer.
 
+    The rules of the API's operations come from its table of kinds (``api/routes.py``).
+    """
+    from freezer_api.api import routes  # NOTE: the routes import this module
 
-def rule_names() -> frozenset[str]:
-    return frozenset(OPERATIONS)
+    return [*BASE_RULES, *routes.policy_rules()]
 
 
 class Policy:
@@ -114,9 +56,17 @@ class Policy:
     #: seconds a decision is remembered before the policy file is looked at again
     CACHE_SECONDS = 5.0
 
-    def __init__(self, conf: cfg.ConfigOpts) -> None:
+    def __init__(
+        self, conf: cfg.ConfigOpts, operations: Sequence[policy.RuleDefault] | None = None
+    ) -> None:
+        """``operations``: the rules of the API's operations (default: ``list_rules``')."""
         self._enforcer = policy.Enforcer(conf)
-        self._enforcer.register_defaults(list_rules())
+        rules = list_rules() if operations is None else [*BASE_RULES, *operations]
+        self._enforcer.register_defaults(rules)
+        #: the rules of operations: a name outside them is never allowed
+        self._operations = frozenset(rule.name for rule in rules) - {
+            rule.name for rule in BASE_RULES
+        }
         self._decisions: dict[tuple[str, str, str, frozenset[str], str], bool] = {}
         self._decided_since = time.monotonic()
 
@@ -131,10 +81,14 @@ class Policy:
 
     def authorize(self, rule: str, identity: Identity, project_id: str) -> None:
         """Raise Forbidden unless ``identity`` may do ``rule`` on ``project_id``'s resources."""
-        if rule not in OPERATIONS:
+        if not self.knows(rule):
             raise Forbidden(f"No policy rule {rule}.")
         if not self.allows(rule, identity, project_id):
             raise Forbidden(f"Policy does not allow {rule} on project {project_id}.")
+
+    def knows(self, rule: str) -> bool:
+        """Tell whether ``rule`` is the rule of an operation."""
+        return rule in self._operations
 
     def allows(self, rule: str, identity: Identity, project_id: str) -> bool:
         """Decide, remembering decisions briefly: they depend only on these inputs.

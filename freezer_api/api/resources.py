@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import falcon
@@ -14,10 +14,9 @@ from freezer_api.api import compat
 from freezer_api.api.middleware import identity_of
 from freezer_api.context import Identity
 from freezer_api.policy import Policy
-from freezer_api.policy import rule_names as policy_rules
-from freezer_api.service.documents import Call, DocumentService
+from freezer_api.service.documents import Call, DocumentService, Rules, Wiring
 from freezer_api.service.sessions import SessionActions
-from freezer_api.storage.base import Document, Record, Scope
+from freezer_api.storage.base import Document, Record, Scope, Storage
 
 VERBS = frozenset({"list", "create", "get", "patch", "replace", "delete"})
 RULE_OF_VERB = {
@@ -46,16 +45,50 @@ class Limits:
 
 
 @dataclasses.dataclass(frozen=True)
-class Kind:
-    """What one API version says about one kind of document."""
+class Rule:
+    """A policy rule of a kind besides its verbs', and the route it guards."""
 
-    name: str  # "backup"
-    plural: str  # "backups": the path segment and the list key
+    name: str
+    check: str
+    method: str
+    #: below the kind's collection: "" for the collection, "/{id}/event" for an item's
+    path: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Parts:
+    """What the resources of every kind are built with."""
+
+    storage: Storage
+    limits: Limits
+    policy: Policy
+    wiring: Wiring
+
+
+@dataclasses.dataclass(frozen=True)
+class SubRoute:
+    """A route below a kind's item (``jobs/{id}/event``), with the rules it checks."""
+
+    #: below the item: "event", "jobs/{job_id}"
+    path: str
+    resource: Callable[[Kind, Parts], object]
+    rules: tuple[Rule, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """What one API version says about one kind of document: one entry of its table."""
+
+    #: the service rules; their ``noun`` ("backup") and ``plural`` ("backups": the path
+    #: segment, the list key and the repository) name the kind everywhere
+    rules: type[Rules]
     verbs: frozenset[str]
     render: Callable[[Record], Document]
-    scope_of: Callable[[Identity, str | None], Scope]
     #: body answered to PATCH and replace
     updated: Callable[[Record], Document]
+    #: the policy check of each verb
+    checks: Mapping[str, str]
+    scope_of: Callable[[Identity, str | None], Scope]
     #: Freezer v2 replaces with POST to the item (and answers 201); the seed's v1 used PUT
     replace_method: str = "PUT"
     #: reads also show the records every project shares (v2 central clients)
@@ -64,11 +97,25 @@ class Kind:
     create_rules: Callable[[Document], list[str]] = lambda body: []
     #: rule that lets a list span all projects (``?all_projects=true``)
     all_projects_rule: str | None = None
+    #: the kind's rules besides its verbs' (those of ``create_rules`` and ``all_projects_rule``)
+    rules_besides: tuple[Rule, ...] = ()
+    sub_routes: tuple[SubRoute, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = self.verbs - VERBS
         if unknown:
             raise ValueError(f"{self.plural}: unknown verbs {sorted(unknown)}")
+        unchecked = self.verbs - set(self.checks)
+        if unchecked:
+            raise ValueError(f"{self.plural}: no policy check for {sorted(unchecked)}")
+
+    @property
+    def name(self) -> str:
+        return self.rules.noun
+
+    @property
+    def plural(self) -> str:
+        return self.rules.plural
 
     @property
     def id_key(self) -> str:
@@ -77,14 +124,22 @@ class Kind:
     def rule(self, verb: str) -> str:
         return f"{self.plural}:{RULE_OF_VERB[verb]}"
 
+    def method(self, verb: str) -> str:
+        return self.replace_method if verb == "replace" else METHOD_OF_VERB[verb]
+
     def methods(self, *, item: bool) -> list[str]:
         collection = {"list", "create"}
-        methods = {
-            self.replace_method if verb == "replace" else METHOD_OF_VERB[verb]
-            for verb in self.verbs
-            if (verb in collection) != item
-        }
-        return sorted(methods)
+        return sorted({self.method(verb) for verb in self.verbs if (verb in collection) != item})
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiVersion:
+    id: str
+    status: str
+    updated: str
+    #: the path every kind's routes start with
+    prefix: str
+    kinds: tuple[Kind, ...]
 
 
 def user_scope(identity: Identity, project_id: str | None) -> Scope:
@@ -107,7 +162,7 @@ class Guard:
 
     def __init__(self, kind: Kind, policy: Policy) -> None:
         for verb in kind.verbs:
-            if kind.rule(verb) not in policy_rules():
+            if not policy.knows(kind.rule(verb)):
                 raise ValueError(f"{kind.plural}: no policy rule {kind.rule(verb)}")
         self.kind = kind
         self._policy = policy
@@ -139,13 +194,11 @@ class Guard:
 class DocumentResource:
     """Collection (``suffix="collection"``) and item responders for one kind."""
 
-    def __init__(
-        self, kind: Kind, service: DocumentService, limits: Limits, policy: Policy
-    ) -> None:
+    def __init__(self, kind: Kind, service: DocumentService, parts: Parts) -> None:
         self._kind = kind
-        self._guard = Guard(kind, policy)
+        self._guard = Guard(kind, parts.policy)
         self._service = service
-        self._limits = limits
+        self._limits = parts.limits
 
     # -- collection ------------------------------------------------------------
     def on_get_collection(
@@ -242,13 +295,12 @@ class CommandResource:
         kind: Kind,
         rule: str,
         run: Callable[[Call, str, Any, int | None], Document],
-        limits: Limits,
-        policy: Policy,
+        parts: Parts,
     ) -> None:
-        self._guard = Guard(kind, policy)
+        self._guard = Guard(kind, parts.policy)
         self._rule = rule
         self._run = run
-        self._limits = limits
+        self._limits = parts.limits
 
     def on_post(
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
@@ -263,8 +315,8 @@ class CommandResource:
 class SessionJobResource:
     """``PUT`` / ``DELETE .../sessions/{doc_id}/jobs/{job_id}``: 204."""
 
-    def __init__(self, kind: Kind, actions: SessionActions, policy: Policy) -> None:
-        self._guard = Guard(kind, policy)
+    def __init__(self, kind: Kind, actions: SessionActions, parts: Parts) -> None:
+        self._guard = Guard(kind, parts.policy)
         self._actions = actions
 
     def on_put(
@@ -290,13 +342,6 @@ class SessionJobResource:
         call = self._guard.call(req, project_id, "sessions:job:remove")
         self._actions.remove_job(call, doc_id, job_id)
         resp.status = falcon.HTTP_204
-
-
-@dataclasses.dataclass(frozen=True)
-class ApiVersion:
-    id: str
-    status: str
-    updated: str
 
 
 class VersionsResource:

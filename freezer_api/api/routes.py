@@ -1,12 +1,21 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The route table: which kinds each API version serves, and where."""
+"""Every kind each API version serves, declared once, and what is built from the tables.
+
+One table per API version lists its kinds: the service rules, the responses, the verbs
+and their policy checks, and the sub-routes of an item. The routes, the services, the
+policy rules (``policy_rules``, also what oslopolicy-sample-generator prints) and the
+JSON home documents are all built from these tables, so adding a kind is one entry here,
+its schema and rules in ``service/``, and its table in a migration.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterator
 from typing import Any
 
 import falcon
+from oslo_policy import policy as oslo_policy
 
 from freezer_api.api import views
 from freezer_api.api.resources import (
@@ -15,23 +24,29 @@ from freezer_api.api.resources import (
     DocumentResource,
     HomeResource,
     Kind,
-    Limits,
+    Parts,
+    Rule,
     SessionJobResource,
+    SubRoute,
     VersionsResource,
     project_scope,
     user_scope,
 )
-from freezer_api.policy import Policy
+from freezer_api.policy import READ, WRITE, WRITE_OR_SERVICE
+from freezer_api.service.actions import ActionRules
+from freezer_api.service.backups import BackupRules, BackupV1Rules
+from freezer_api.service.clients import ClientRules, ClientV1Rules
 from freezer_api.service.documents import Call, DocumentService
-from freezer_api.service.jobs import JobEvents
-from freezer_api.service.sessions import SessionActions
+from freezer_api.service.jobs import JobEvents, JobRules
+from freezer_api.service.sessions import SessionActions, SessionRules
 from freezer_api.storage.base import Document
 
-VERSIONS = (
-    ApiVersion(id="v2", status="CURRENT", updated="2018-02-21T13:30:00"),
-    ApiVersion(id="v1", status="SUPPORTED", updated="2015-03-23T13:45:00"),
-)
 ALL_VERBS = frozenset({"list", "create", "get", "patch", "replace", "delete"})
+
+
+def checks(write: str = WRITE) -> dict[str, str]:
+    """The policy check of each verb: readers read, ``write`` writes."""
+    return {verb: READ if verb in {"list", "get"} else write for verb in ALL_VERBS}
 
 
 def central_client_rules(body: dict[str, Any]) -> list[str]:
@@ -39,54 +54,168 @@ def central_client_rules(body: dict[str, Any]) -> list[str]:
     return ["clients:create_central"] if body.get("is_central") is True else []
 
 
-def _kinds(version: str) -> tuple[Kind, ...]:
-    scope_of = user_scope if version == "v1" else project_scope
-    replace_method = "PUT" if version == "v1" else "POST"
+def job_event(kind: Kind, parts: Parts) -> Any:
+    events = JobEvents(parts.storage)
 
-    def kind(
-        name: str, plural: str, verbs: frozenset[str], render: Any, updated: Any, **extra: Any
-    ) -> Kind:
-        return Kind(name, plural, verbs, render, scope_of, updated, replace_method, **extra)
+    def send(call: Call, doc_id: str, body: Any, if_version: int | None) -> Document:
+        return {"result": events.send(call, doc_id, body, if_version)}
 
-    if version == "v1":
-        backups = kind("backup", "backups", ALL_VERBS, views.v1_backup, views.v1_backup)
-    else:
-        verbs = ALL_VERBS - {"replace"}
-        backups = kind("backup", "backups", verbs, views.backup, views.backup)
-    return (
-        backups,
-        kind(
-            "client",
-            "clients",
-            frozenset({"list", "create", "get", "delete"}),
-            views.client,
-            views.client,
-            reads_shared=version == "v2",
-            create_rules=central_client_rules,
-        ),
-        kind(
-            "job",
-            "jobs",
-            ALL_VERBS,
-            views.job,
-            views.id_and_version("job_id"),
-            all_projects_rule="jobs:get_all_projects",
-        ),
-        kind("action", "actions", ALL_VERBS, views.action, views.id_and_version("action_id")),
-        kind("session", "sessions", ALL_VERBS, views.session, views.id_and_version("session_id")),
-    )
+    return CommandResource(kind, "jobs:event:create", send, parts)
 
 
-V1_KINDS = _kinds("v1")
-V2_KINDS = _kinds("v2")
+def session_action(kind: Kind, parts: Parts) -> Any:
+    actions = SessionActions(parts.storage, parts.wiring.clock)
+    return CommandResource(kind, "sessions:action:create", actions.act, parts)
 
 
-def json_home(prefix: str, kinds: tuple[Kind, ...]) -> dict[str, Any]:
+def session_jobs(kind: Kind, parts: Parts) -> Any:
+    return SessionJobResource(kind, SessionActions(parts.storage, parts.wiring.clock), parts)
+
+
+CENTRAL = Rule("clients:create_central", "rule:admin_or_service", "POST")
+ALL_PROJECTS = Rule("jobs:get_all_projects", "rule:admin_or_service", "GET")
+JOB_EVENT = SubRoute("event", job_event, (Rule("jobs:event:create", WRITE, "POST", "/{id}/event"),))
+SESSION_ACTION = SubRoute(
+    "action",
+    session_action,
+    (Rule("sessions:action:create", WRITE, "POST", "/{id}/action"),),
+)
+SESSION_JOBS = SubRoute(
+    "jobs/{job_id}",
+    session_jobs,
+    (
+        Rule("sessions:job:add", WRITE, "PUT", "/{id}/jobs/{job_id}"),
+        Rule("sessions:job:remove", WRITE, "DELETE", "/{id}/jobs/{job_id}"),
+    ),
+)
+
+v2 = functools.partial(Kind, scope_of=project_scope, replace_method="POST")
+v1 = functools.partial(Kind, scope_of=user_scope, replace_method="PUT")
+
+V2_KINDS = (
+    v2(
+        BackupRules,
+        ALL_VERBS - {"replace"},
+        views.backup,
+        views.backup,
+        checks(WRITE_OR_SERVICE),
+    ),
+    v2(
+        ClientRules,
+        frozenset({"list", "create", "get", "delete"}),
+        views.client,
+        views.client,
+        checks(),
+        reads_shared=True,
+        create_rules=central_client_rules,
+        rules_besides=(CENTRAL,),
+    ),
+    v2(
+        JobRules,
+        ALL_VERBS,
+        views.job,
+        views.id_and_version("job_id"),
+        checks(),
+        all_projects_rule=ALL_PROJECTS.name,
+        rules_besides=(ALL_PROJECTS,),
+        sub_routes=(JOB_EVENT,),
+    ),
+    v2(ActionRules, ALL_VERBS, views.action, views.id_and_version("action_id"), checks()),
+    v2(
+        SessionRules,
+        ALL_VERBS,
+        views.session,
+        views.id_and_version("session_id"),
+        checks(),
+        sub_routes=(SESSION_ACTION, SESSION_JOBS),
+    ),
+)
+
+V1_KINDS = (
+    v1(BackupV1Rules, ALL_VERBS, views.v1_backup, views.v1_backup, checks(WRITE_OR_SERVICE)),
+    v1(
+        ClientV1Rules,
+        frozenset({"list", "create", "get", "delete"}),
+        views.client,
+        views.client,
+        checks(),
+        create_rules=central_client_rules,
+        rules_besides=(CENTRAL,),
+    ),
+    v1(
+        JobRules,
+        ALL_VERBS,
+        views.job,
+        views.id_and_version("job_id"),
+        checks(),
+        all_projects_rule=ALL_PROJECTS.name,
+        rules_besides=(ALL_PROJECTS,),
+        sub_routes=(JOB_EVENT,),
+    ),
+    v1(ActionRules, ALL_VERBS, views.action, views.id_and_version("action_id"), checks()),
+    v1(
+        SessionRules,
+        ALL_VERBS,
+        views.session,
+        views.id_and_version("session_id"),
+        checks(),
+        sub_routes=(SESSION_ACTION, SESSION_JOBS),
+    ),
+)
+
+VERSIONS = (
+    ApiVersion("v2", "CURRENT", "2018-02-21T13:30:00", "/v2/{project_id}", V2_KINDS),
+    ApiVersion("v1", "SUPPORTED", "2015-03-23T13:45:00", "/v1", V1_KINDS),
+)
+
+
+def _operations(versions: tuple[ApiVersion, ...]) -> Iterator[tuple[str, str, str, str]]:
+    """(rule, check, method, path) of every route of every version."""
+    for version in versions:
+        for kind in version.kinds:
+            collection = f"{version.prefix}/{kind.plural}"
+            item = f"{collection}/{{{kind.id_key}}}"
+            for verb in sorted(kind.verbs):
+                path = collection if verb in {"list", "create"} else item
+                yield kind.rule(verb), kind.checks[verb], kind.method(verb), path
+            rules = [*kind.rules_besides, *(rule for sub in kind.sub_routes for rule in sub.rules)]
+            for rule in rules:
+                path = collection + rule.path.replace("{id}", f"{{{kind.id_key}}}")
+                yield rule.name, rule.check, rule.method, path
+
+
+def policy_rules(
+    versions: tuple[ApiVersion, ...] = VERSIONS,
+) -> list[oslo_policy.DocumentedRuleDefault]:
+    """One documented rule per name, with every route it guards.
+
+    Raises ValueError when two declarations give one rule different checks.
+    """
+    found: dict[str, tuple[str, list[oslo_policy.Operation]]] = {}
+    for name, check, method, path in _operations(versions):
+        known, operations = found.setdefault(name, (check, []))
+        if known != check:
+            raise ValueError(f"the rule {name} is declared as {known!r} and as {check!r}")
+        operations.append({"method": method, "path": path})
+    return [
+        oslo_policy.DocumentedRuleDefault(
+            name=name,
+            check_str=check,
+            description=f"{operations[0]['method']} {operations[0]['path']}",
+            operations=operations,
+            scope_types=["project"],
+        )
+        for name, (check, operations) in found.items()
+    ]
+
+
+def json_home(version: ApiVersion) -> dict[str, Any]:
     """Describe every kind's collection and item routes."""
     resources: dict[str, Any] = {}
     formats: dict[str, Any] = {"application/json": {}}
+    prefix = version.prefix
     owner = {"project_id": "param/project_id"} if "{project_id}" in prefix else {}
-    for kind in kinds:
+    for kind in version.kinds:
         resources[f"rel/{kind.plural}"] = {
             "href-template": f"{prefix}/{kind.plural}/{{{kind.id_key}}}",
             "href-vars": {**owner, kind.id_key: f"param/{kind.id_key}"},
@@ -100,55 +229,24 @@ def json_home(prefix: str, kinds: tuple[Kind, ...]) -> dict[str, Any]:
             },
             "hints": {"allow": kind.methods(item=False), "formats": formats},
         }
+    if version.id == "v2":
+        # NOTE: Freezer's tempest suite compares this entry with 19.0.0's, byte for byte.
+        resources["rel/backups"]["hints"]["allow"] = ["GET"]
     return {"resources": resources}
 
 
-def v2_json_home() -> dict[str, Any]:
-    document = json_home("/v2/{project_id}", V2_KINDS)
-    # NOTE: Freezer's tempest suite compares this entry with 19.0.0's, byte for byte.
-    document["resources"]["rel/backups"]["hints"]["allow"] = ["GET"]
-    return document
-
-
 def add_routes(
-    app: falcon.App[Any, Any],
-    services: Mapping[str, DocumentService],
-    storage: Any,
-    limits: Limits,
-    policy: Policy,
+    app: falcon.App[Any, Any], parts: Parts, versions: tuple[ApiVersion, ...] = VERSIONS
 ) -> None:
-    """Mount the versions document and every API version's kinds."""
-    app.add_route("/", VersionsResource(VERSIONS))
-    app.add_route("/v1", HomeResource(json_home("/v1", V1_KINDS)))
-    app.add_route("/v2", HomeResource(v2_json_home()))
-    events = JobEvents(storage)
-    session_actions = SessionActions(storage)
-
-    def send_event(call: Call, doc_id: str, body: Any, if_version: int | None) -> Document:
-        return {"result": events.send(call, doc_id, body, if_version)}
-
-    def act(call: Call, doc_id: str, body: Any, if_version: int | None) -> Document:
-        return session_actions.act(call, doc_id, body, if_version)
-
-    for version, prefix, kinds in (
-        ("v1", "/v1", V1_KINDS),
-        ("v2", "/v2/{project_id}", V2_KINDS),
-    ):
-        for kind in kinds:
-            resource = DocumentResource(kind, services[f"{version}/{kind.plural}"], limits, policy)
-            app.add_route(f"{prefix}/{kind.plural}", resource, suffix="collection")
-            app.add_route(f"{prefix}/{kind.plural}/{{doc_id}}", resource)
-            if kind.plural == "jobs":
-                app.add_route(
-                    f"{prefix}/jobs/{{doc_id}}/event",
-                    CommandResource(kind, "jobs:event:create", send_event, limits, policy),
-                )
-            if kind.plural == "sessions":
-                app.add_route(
-                    f"{prefix}/sessions/{{doc_id}}/action",
-                    CommandResource(kind, "sessions:action:create", act, limits, policy),
-                )
-                app.add_route(
-                    f"{prefix}/sessions/{{doc_id}}/jobs/{{job_id}}",
-                    SessionJobResource(kind, session_actions, policy),
-                )
+    """Mount the versions document, and every kind of every API version with its service."""
+    app.add_route("/", VersionsResource(versions))
+    for version in versions:
+        app.add_route(f"/{version.id}", HomeResource(json_home(version)))
+        for kind in version.kinds:
+            service = DocumentService(kind.rules.build(parts.wiring), parts.storage)
+            resource = DocumentResource(kind, service, parts)
+            collection = f"{version.prefix}/{kind.plural}"
+            app.add_route(collection, resource, suffix="collection")
+            app.add_route(f"{collection}/{{doc_id}}", resource)
+            for sub in kind.sub_routes:
+                app.add_route(f"{collection}/{{doc_id}}/{sub.path}", sub.resource(kind, parts))

@@ -31,10 +31,11 @@ class ClientRules(Rules):
         text=("doc_id", "hostname"),
     )
 
-    def __init__(self, *, reregister_updates: bool) -> None:
+    #: v2 answers a re-registration by updating; v1 answered 409
+    reregister_updates = True
+
+    def __init__(self) -> None:
         self._validator = Validator(CLIENT, "client")
-        #: v2 answers a re-registration by updating; v1 answered 409
-        self._reregister_updates = reregister_updates
 
     def create(self, call: Call, storage: Storage, body: Any) -> Record:
         record = self.new_record(call, storage, body, None)
@@ -42,7 +43,7 @@ class ClientRules(Rules):
         existing = storage.clients.get(scope=call.scope, doc_id=record.doc_id)
         if existing is None:
             return storage.clients.insert(record)
-        if not self._reregister_updates:
+        if not self.reregister_updates:
             raise Conflict(f"client {record.doc_id} is already registered")
         updated = storage.clients.update(
             scope=call.scope,
@@ -90,3 +91,9 @@ class ClientRules(Rules):
         for key in ("description", *CAPABILITIES):
             client[key] = record.doc["client"][key]
         return Change(doc={"client": client}, fields=self.fields(client))
+
+
+class ClientV1Rules(ClientRules):
+    """v1 clients: registering the same client_id again is a conflict."""
+
+    reregister_updates = False

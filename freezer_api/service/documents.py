@@ -7,7 +7,7 @@ import dataclasses
 import random
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from freezer_api.context import Identity
 from freezer_api.errors import InvalidDocument, NotFound
@@ -63,6 +63,26 @@ def require_object(body: Any, what: str) -> dict[str, Any]:
     return body
 
 
+Clock = Callable[[], float]
+
+
+class TrustProvider(Protocol):
+    """Keystone trusts, for jobs of central schedulers (``freezer_api.keystone.Trusts``)."""
+
+    def create(self, identity: Identity) -> dict[str, str]: ...
+
+    def delete(self, identity: Identity, trust_id: str) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Wiring:
+    """What the rules of a kind may be built with, besides the storage they are given."""
+
+    trusts: TrustProvider | None = None
+    #: seconds since the epoch, as ``time.time`` (tests move it on instead of sleeping)
+    clock: Clock = time.time
+
+
 class Rules:
     """What makes one kind of document different from another; defaults for the rest."""
 
@@ -79,6 +99,11 @@ class Rules:
     creates_alone: bool = False
     #: the document key an answer embeds as stored (``Repository.get``'s ``as_stored``)
     as_stored: str | None = None
+
+    @classmethod
+    def build(cls, wiring: Wiring) -> Rules:
+        """The rules of this kind, with what they need of ``wiring``."""
+        return cls()
 
     def repository(self, storage: Storage) -> Repository:
         repository: Repository = getattr(storage, self.plural)

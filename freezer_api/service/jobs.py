@@ -7,14 +7,16 @@ import dataclasses
 import time
 import uuid
 from collections import defaultdict
-from typing import Any, Protocol
+from typing import Any
 
-from freezer_api.context import Identity
 from freezer_api.errors import Conflict, InvalidDocument, NotFound, Unprocessable
 from freezer_api.service.actions import new_action, same_definition
 from freezer_api.service.documents import (
     Call,
+    Clock,
     Rules,
+    TrustProvider,
+    Wiring,
     in_transaction,
     require_object,
     without_server_fields,
@@ -35,14 +37,6 @@ from freezer_api.storage.base import (
 SCHEDULE_KEYS = frozenset(JOB_SCHEDULE["properties"])
 TRUSTOR = ("user_credentials", "trustor_user_id")
 TRUST_ID = ("user_credentials", "trust_id")
-
-
-class TrustProvider(Protocol):
-    """Keystone trusts, for jobs of central schedulers (``freezer_api.keystone.Trusts``)."""
-
-    def create(self, identity: Identity) -> dict[str, str]: ...
-
-    def delete(self, identity: Identity, trust_id: str) -> None: ...
 
 
 #: What the scheduler is told about each step, besides the action itself.
@@ -151,10 +145,15 @@ class JobRules(Rules):
         text=("doc_id", "client_id", ("description",)),
     )
 
-    def __init__(self, trusts: TrustProvider | None = None) -> None:
+    def __init__(self, trusts: TrustProvider | None = None, clock: Clock = time.time) -> None:
         self._validator = Validator(JOB, "job")
         self._patch_validator = Validator(JOB_PATCH, "job update")
         self._trusts = trusts
+        self._clock = clock
+
+    @classmethod
+    def build(cls, wiring: Wiring) -> JobRules:
+        return cls(wiring.trusts, wiring.clock)
 
     def new_record(self, call: Call, storage: Storage, body: Any, doc_id: str | None) -> Record:
         body = without_server_fields(require_object(body, "A job"))
@@ -166,7 +165,7 @@ class JobRules(Rules):
             raise Conflict(f"Job already registered with ID {job_id}")
         schedule = dict(body.get("job_schedule", {}))
         if doc_id is None:
-            now = int(time.time())
+            now = int(self._clock())
             schedule.update(time_created=now, time_started=-1, time_ended=-1)
         document, client = self._document(call, storage, body, schedule)
         if doc_id is None and self._trusts is not None and client.get("is_central"):

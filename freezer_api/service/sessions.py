@@ -10,6 +10,7 @@ from typing import Any
 from freezer_api.errors import InvalidDocument, NotFound
 from freezer_api.service.documents import (
     Call,
+    Clock,
     Rules,
     in_transaction,
     require_object,
@@ -139,8 +140,9 @@ class SessionActions:
     schedulers take turns and never deadlock.
     """
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, clock: Clock = time.time) -> None:
         self._storage = storage
+        self._clock = clock
 
     def add_job(self, call: Call, session_id: str, job_id: str) -> None:
         in_transaction(
@@ -217,15 +219,16 @@ class SessionActions:
         if not isinstance(job_id, str) or not job_id:
             raise InvalidDocument("The session action needs job_id as a string.")
         tag = _require_int(arguments, "current_tag")
+        now = int(self._clock())
         outcome: Document = {}
 
         def change(session: Record) -> Change:
             if job_id not in (session.doc.get("jobs") or {}):
                 raise InvalidDocument(f"job_id {job_id} not found in session {session_id}")
             if action == "start":
-                document, outcome["result"] = self._start(session.doc, job_id, tag)
+                document, outcome["result"] = _start(session.doc, job_id, tag, now)
             else:
-                document, outcome["result"] = self._end(session.doc, job_id, arguments)
+                document, outcome["result"] = _end(session.doc, job_id, arguments, now)
             outcome["session_tag"] = document["session_tag"]
             return Change(doc=document, fields=session_fields(document))
 
@@ -234,52 +237,6 @@ class SessionActions:
             lambda storage: self._update_session(storage, call, session_id, change, if_version),
         )
         return outcome
-
-    @staticmethod
-    def _start(session: Document, job_id: str, tag: int) -> tuple[Document, str]:
-        session_tag = session["session_tag"]
-        if tag > session_tag:
-            raise InvalidDocument(
-                f"requested tag value too high. Session Tag: {session_tag} Job Tag: {tag}"
-            )
-        now = int(time.time())
-        jobs = {key: dict(value) for key, value in session["jobs"].items()}
-        within_hold_off = now - session.get("time_start", -1) <= session.get(
-            "hold_off", DEFAULT_HOLD_OFF
-        )
-        if within_hold_off:
-            if tag < session_tag:
-                jobs[job_id]["status"] = "running"
-                return {**session, "jobs": jobs}, "success"
-            return session, "hold-off"
-        if tag == session_tag:
-            jobs[job_id]["status"] = "running"
-            started = {
-                **session,
-                "jobs": jobs,
-                "session_tag": session_tag + 1,
-                "time_start": now,
-                "status": "running",
-                "result": "",
-            }
-            return started, "success"
-        return session, "out-of-sync"
-
-    @staticmethod
-    def _end(session: Document, job_id: str, arguments: Document) -> tuple[Document, str]:
-        result = arguments.get("result")
-        if not isinstance(result, str):
-            raise InvalidDocument("The end action needs result as a string.")
-        now = int(time.time())
-        jobs = {key: dict(value) for key, value in session["jobs"].items()}
-        jobs[job_id].update(status="completed", result=result, time_ended=now)
-        document = {**session, "jobs": jobs}
-        if all(entry.get("status") == "completed" for entry in jobs.values()):
-            succeeded = all(entry.get("result") == "success" for entry in jobs.values())
-            document.update(
-                status="completed", time_end=now, result="success" if succeeded else "fail"
-            )
-        return document, "success"
 
     @staticmethod
     def _update_session(
@@ -291,3 +248,47 @@ class SessionActions:
         if record is None:
             raise NotFound(f"No session found with id {session_id}")
         return record
+
+
+def _start(session: Document, job_id: str, tag: int, now: int) -> tuple[Document, str]:
+    """A scheduler starts its job of the session at ``now``: "success", "hold-off" or
+    "out-of-sync"."""
+    session_tag = session["session_tag"]
+    if tag > session_tag:
+        raise InvalidDocument(
+            f"requested tag value too high. Session Tag: {session_tag} Job Tag: {tag}"
+        )
+    jobs = {key: dict(value) for key, value in session["jobs"].items()}
+    hold_off = session.get("hold_off", DEFAULT_HOLD_OFF)
+    within_hold_off = now - session.get("time_start", -1) <= hold_off
+    if within_hold_off:
+        if tag < session_tag:
+            jobs[job_id]["status"] = "running"
+            return {**session, "jobs": jobs}, "success"
+        return session, "hold-off"
+    if tag == session_tag:
+        jobs[job_id]["status"] = "running"
+        started = {
+            **session,
+            "jobs": jobs,
+            "session_tag": session_tag + 1,
+            "time_start": now,
+            "status": "running",
+            "result": "",
+        }
+        return started, "success"
+    return session, "out-of-sync"
+
+
+def _end(session: Document, job_id: str, arguments: Document, now: int) -> tuple[Document, str]:
+    """A scheduler ends its job of the session at ``now``; the last one ends the session."""
+    result = arguments.get("result")
+    if not isinstance(result, str):
+        raise InvalidDocument("The end action needs result as a string.")
+    jobs = {key: dict(value) for key, value in session["jobs"].items()}
+    jobs[job_id].update(status="completed", result=result, time_ended=now)
+    document = {**session, "jobs": jobs}
+    if all(entry.get("status") == "completed" for entry in jobs.values()):
+        succeeded = all(entry.get("result") == "success" for entry in jobs.values())
+        document.update(status="completed", time_end=now, result="success" if succeeded else "fail")
+    return document, "success"

@@ -165,13 +165,10 @@ class Repository(Protocol):
 
 
 class Storage(Protocol):
-    """One repository per kind."""
+    """One repository per kind, an attribute named for the kind's plural (``storage.jobs``)."""
 
-    backups: Repository
-    clients: Repository
-    jobs: Repository
-    actions: Repository
-    sessions: Repository
+    def __getattr__(self, plural: str) -> Repository:
+        """The repository of the kind ``plural``; AttributeError when the storage keeps none."""
 
     def atomic(self) -> contextlib.AbstractContextManager[Storage]:
         """Return a context whose storage does all its reads and writes in one transaction.

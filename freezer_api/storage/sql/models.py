@@ -78,6 +78,7 @@ class Backup(DocumentColumns, Base):
         Index("ix_backups_project_time", "project_id", "time_stamp"),
         Index("ix_backups_user_name", "user_id", "backup_name", "pk"),
         Index("ix_backups_user_host", "user_id", "hostname", "pk"),
+        {"info": {"noun": "backup"}},
     )
 
     user_name: Mapped[str | None] = mapped_column(Name)
@@ -97,6 +98,7 @@ class Client(DocumentColumns, Base):
         Index("ix_clients_doc_id", "doc_id"),
         *owner_indexes("clients"),
         Index("ix_clients_central", "is_central", "pk"),
+        {"info": {"noun": "client"}},
     )
 
     hostname: Mapped[str | None] = mapped_column(Name)
@@ -112,6 +114,7 @@ class Job(DocumentColumns, Base):
         Index("ix_jobs_user_client", "user_id", "client_id", "pk"),
         Index("ix_jobs_client", "client_id", "pk"),
         Index("ix_jobs_project_session", "project_id", "session_id"),
+        {"info": {"noun": "job"}},
     )
 
     client_id: Mapped[str | None] = mapped_column(Name)
@@ -127,6 +130,7 @@ class Action(DocumentColumns, Base):
         UniqueConstraint("doc_id", name="uq_actions_doc"),
         *owner_indexes("actions"),
         Index("ix_actions_project_name", "project_id", "backup_name", "pk"),
+        {"info": {"noun": "action"}},
     )
 
     action: Mapped[str | None] = mapped_column(Flag)
@@ -139,9 +143,16 @@ class Session(DocumentColumns, Base):
     __table_args__ = (
         UniqueConstraint("doc_id", name="uq_sessions_doc"),
         *owner_indexes("sessions"),
+        {"info": {"noun": "session"}},
     )
 
     status: Mapped[str | None] = mapped_column(Flag)
+
+
+def noun_of(table: Table) -> str:
+    """The singular its messages name a record of ``table`` by ("backup")."""
+    noun: str = table.info["noun"]
+    return noun
 
 
 #: kind name -> table, as the store looks them up

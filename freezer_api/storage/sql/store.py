@@ -45,7 +45,7 @@ from freezer_api.storage.base import (
 )
 from freezer_api.storage.sql import commit, filters, prepared
 from freezer_api.storage.sql import engine as engines
-from freezer_api.storage.sql.models import TABLES
+from freezer_api.storage.sql.models import TABLES, noun_of
 
 LOG = logging.getLogger(__name__)
 
@@ -488,35 +488,30 @@ class SqlRepository:
 
 
 class SqlStorage:
-    """The SQL backend: SQLite, PostgreSQL or MariaDB/MySQL."""
+    """The SQL backend: SQLite, PostgreSQL or MariaDB/MySQL.
 
-    NOUNS = {
-        "backups": "backup",
-        "clients": "client",
-        "jobs": "job",
-        "actions": "action",
-        "sessions": "session",
-    }
+    One repository per table of ``tables`` (the models' by default), an attribute named
+    for the table (``storage.backups``).
+    """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, tables: Mapping[str, Table] = TABLES) -> None:
         self.engine = engine
         #: the open transaction's connection, in a copy made by ``_within``
         self._connection: Connection | None = None
         self._transactions = commit.for_engine(engine)
         self._readers = prepared.Readers(engine)
         self._repositories = {
-            kind: SqlRepository(engine, TABLES[kind], noun, self._transactions, self._readers)
-            for kind, noun in self.NOUNS.items()
+            plural: SqlRepository(engine, table, noun_of(table), self._transactions, self._readers)
+            for plural, table in tables.items()
         }
         self._bind()
 
     def _bind(self) -> None:
-        repositories = self._repositories
-        self.backups = repositories["backups"]
-        self.clients = repositories["clients"]
-        self.jobs = repositories["jobs"]
-        self.actions = repositories["actions"]
-        self.sessions = repositories["sessions"]
+        # NOTE: plain attributes, found without a call: ``__getattr__`` only refuses.
+        self.__dict__.update(self._repositories)
+
+    def __getattr__(self, plural: str) -> SqlRepository:
+        raise AttributeError(f"this storage keeps no {plural}")
 
     def _within(self, connection: Connection) -> SqlStorage:
         """This storage in ``connection``'s transaction, sharing what was built."""
