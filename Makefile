@@ -7,6 +7,8 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 # installed from PyPI into its own virtualenv.
 KEYSTONE_VENV ?= .venv-keystone
 LEGACY_VENV ?= .venv-freezer-api-19
+# pytest-xdist workers: a file's tests share one, so its session fixtures start once
+TEST_WORKERS ?= auto
 
 .PHONY: run test services lint typecheck check bench clean
 
@@ -45,7 +47,8 @@ run: $(VENV)/.installed
 ## test: install what the tests need, then run the whole suite
 test: $(VENV)/.installed-test $(KEYSTONE_VENV)/.installed $(LEGACY_VENV)/.installed
 	FREEZER_TEST_KEYSTONE_VENV=$(KEYSTONE_VENV) FREEZER_TEST_LEGACY_VENV=$(LEGACY_VENV) \
-	    $(BIN)/python -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+	    $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile \
+	    --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
 ## services: install postgresql-15, mariadb-server, galera-4 (Debian, as root) and start them for the tests
 services:

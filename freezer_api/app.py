@@ -16,9 +16,8 @@ from freezer_api.config import Settings, build_conf
 from freezer_api.keystone import Trusts
 from freezer_api.policy import Policy
 from freezer_api.service.documents import Clock, Wiring
-from freezer_api.storage import open_storage
-from freezer_api.storage.base import Storage
-from freezer_api.storage.sql import migrate
+from freezer_api.storage import open_backend
+from freezer_api.storage.base import Backend, Storage
 
 
 def storage_options(settings: Settings) -> dict[str, Any]:
@@ -80,7 +79,7 @@ def create_app(
     """
     conf = settings.conf if settings.conf is not None else build_conf([], config_files=False)
     if storage is None:
-        storage = open_storage(settings.database_url, storage_options(settings))
+        storage = backend(settings).open()
     policy = Policy(conf, routes.policy_rules(versions))
     policy.load()
     falcon_app = create_falcon_app(settings, storage, policy, clock=clock, versions=versions)
@@ -95,8 +94,11 @@ def create_app(
     return application
 
 
+def backend(settings: Settings) -> Backend:
+    """The storage backend of ``settings``' database."""
+    return open_backend(settings.database_url, storage_options(settings))
+
+
 def prepare_database(settings: Settings) -> None:
     """Create/upgrade an embedded SQLite schema, or check that another engine's is current."""
-    migrate.prepare(
-        settings.database_url, storage_options(settings), sync_sqlite=settings.sync_on_start
-    )
+    backend(settings).prepare(create=settings.sync_on_start)

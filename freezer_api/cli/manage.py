@@ -6,17 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
-from sqlalchemy import Engine
-
-from freezer_api.app import storage_options
+from freezer_api.app import backend
 from freezer_api.config import Settings, load_settings
 from freezer_api.service import legacy
-from freezer_api.storage.sql import engine as engines
-from freezer_api.storage.sql import legacy as legacy_reader
-from freezer_api.storage.sql import migrate, transfer
+from freezer_api.storage import open_backend
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,35 +39,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def db_sync(settings: Settings, args: argparse.Namespace) -> str:
-    migrate.upgrade_url(settings.database_url, storage_options(settings))
-    return f"database schema is at revision {migrate.head()}"
+    return f"database schema is at revision {backend(settings).upgrade()}"
 
 
 def db_version(settings: Settings, args: argparse.Namespace) -> str:
-    engine = engines.create_db_engine(settings.database_url, storage_options(settings))
-    try:
-        found = migrate.current(engine)
-    finally:
-        engine.dispose()
-    return found or "none"
-
-
-def _engine(settings: Settings) -> Engine:
-    return engines.create_db_engine(settings.database_url, storage_options(settings))
+    return backend(settings).version() or "none"
 
 
 def db_export(settings: Settings, args: argparse.Namespace) -> str:
-    engine = _engine(settings)
     output: IO[str] = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115
     count = 0
     try:
-        for record in transfer.export_records(engine):
+        for record in backend(settings).export():
             output.write(json.dumps(record, separators=(",", ":")) + "\n")
             count += 1
     finally:
         if output is not sys.stdout:
             output.close()
-        engine.dispose()
     print(f"exported {count} records", file=sys.stderr)
     return ""
 
@@ -86,24 +70,15 @@ def _lines(source: IO[str]) -> Iterator[dict[str, Any]]:
 
 
 def db_import(settings: Settings, args: argparse.Namespace) -> str:
-    engine = _engine(settings)
-    try:
-        if args.from_freezer_api:
-            source_engine = engines.create_db_engine(args.from_freezer_api, {})
-            try:
-                records: Iterable[dict[str, Any]] = list(
-                    legacy.legacy_records(legacy_reader.read_legacy(source_engine))
-                )
-            finally:
-                source_engine.dispose()
-            counts = transfer.import_records(engine, records)
-        elif args.input:
-            with open(args.input) as source:
-                counts = transfer.import_records(engine, _lines(source))
-        else:
-            counts = transfer.import_records(engine, _lines(sys.stdin))
-    finally:
-        engine.dispose()
+    target = backend(settings)
+    if args.from_freezer_api:
+        rows = open_backend(args.from_freezer_api).read_freezer_api_19()
+        counts = target.import_records(list(legacy.legacy_records(rows)))
+    elif args.input:
+        with open(args.input) as source:
+            counts = target.import_records(_lines(source))
+    else:
+        counts = target.import_records(_lines(sys.stdin))
     summary = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
     return f"imported {summary or 'nothing'}"
 

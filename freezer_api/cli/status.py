@@ -12,12 +12,10 @@ from collections.abc import Sequence
 from oslo_config import cfg
 from oslo_upgradecheck import common_checks, upgradecheck
 
-from freezer_api.app import storage_options
+from freezer_api.app import backend
 from freezer_api.cli import is_loopback
 from freezer_api.config import default_config_files, new_conf, settings_from_conf
 from freezer_api.policy import Policy
-from freezer_api.storage.sql import engine as engines
-from freezer_api.storage.sql import migrate
 
 Result = upgradecheck.Result
 Code = upgradecheck.Code
@@ -35,22 +33,14 @@ class Checks(upgradecheck.UpgradeCommands):
         )
 
     def _check_schema(self) -> Result:
-        settings = settings_from_conf(self._conf)
+        database = backend(settings_from_conf(self._conf))
         try:
-            engine = engines.create_db_engine(settings.database_url, storage_options(settings))
-            try:
-                found = migrate.current(engine)
-            finally:
-                engine.dispose()
+            problems = database.check()
         except Exception as error:  # noqa: BLE001 - any failure to reach the database
             return Result(Code.FAILURE, f"Cannot read the database: {error}")
-        if found != migrate.head():
-            return Result(
-                Code.FAILURE,
-                f"The schema is at {found or 'none'}, this release needs {migrate.head()}: "
-                "run 'freezer-manage db sync'.",
-            )
-        return Result(Code.SUCCESS, f"The schema is at {found}.")
+        if problems:
+            return Result(Code.FAILURE, "; ".join(problems).capitalize() + ".")
+        return Result(Code.SUCCESS, f"The schema is at {database.head()}.")
 
     def _check_policy(self) -> Result:
         try:

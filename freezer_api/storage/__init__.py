@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from freezer_api.storage.base import Storage
+from freezer_api.storage.base import Backend, Storage
 
 ENTRY_POINT_GROUP = "freezer_api.storage"
 
@@ -19,12 +19,17 @@ def backend_name(url: str) -> str:
     return make_url(url).get_backend_name()
 
 
-def open_storage(url: str, options: Mapping[str, Any] | None = None) -> Storage:
-    """Open the backend registered under the URL's scheme in ``freezer_api.storage``."""
+def open_backend(url: str, options: Mapping[str, Any] | None = None) -> Backend:
+    """The backend registered under the URL's scheme in ``freezer_api.storage``."""
     name = backend_name(url)
     found = metadata.entry_points(group=ENTRY_POINT_GROUP, name=name)
     if not found:
         raise ValueError(f"no storage backend for database URLs of type {name!r}")
-    opener = next(iter(found)).load()
-    storage: Storage = opener(url, dict(options or {}))
-    return storage
+    factory = next(iter(found)).load()
+    backend: Backend = factory(url, dict(options or {}))
+    return backend
+
+
+def open_storage(url: str, options: Mapping[str, Any] | None = None) -> Storage:
+    """Connect to the storage at ``url`` (its schema must be current)."""
+    return open_backend(url, options).open()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from freezer_api.errors import (
@@ -182,6 +183,58 @@ class Storage(Protocol):
         """Release connections."""
 
 
+class SchemaNotReady(StorageError):
+    """The database schema is not at the revision this code needs."""
+
+
+class Backend(Protocol):
+    """A storage backend's lifecycle: all that the app, ``freezer-manage`` and
+    ``freezer-status`` know of a backend. ``freezer_api.storage.open_backend`` finds one by
+    the scheme of its URL.
+
+    What every backend guarantees, which the contract suite (``tests/storage``) checks:
+
+    - an acknowledged write is durable: ``insert``, ``update`` and ``delete`` return only
+      once what they wrote is committed (inside ``atomic()``, once the block is);
+    - ``Storage.atomic()`` is all or nothing: every write of the block or none of them,
+      whatever raises inside it, and records it updates are locked until it ends;
+    - ids are compared exactly (case, trailing spaces); a scope never shows another
+      project's or user's records, except shared ones to a ``shared`` scope;
+    - searches filter and page inside the database, oldest first, ``marker`` continuing
+      after a record of the same scope under the same filters;
+    - driver errors come out as ``Conflict``, ``StorageBusy`` (run it again),
+      ``StorageUnavailable`` or ``VersionMismatch``, never as the driver's own.
+    """
+
+    def open(self) -> Storage:
+        """Connect, for serving; the schema must be current."""
+
+    def prepare(self, *, create: bool) -> None:
+        """Make ready to serve: with ``create``, an embedded database (SQLite) is created or
+        upgraded here; otherwise raise ``SchemaNotReady`` unless the schema is current."""
+
+    def upgrade(self) -> str:
+        """Create or upgrade the schema to this code's revision, and return it."""
+
+    def head(self) -> str:
+        """The schema revision this code needs."""
+
+    def version(self) -> str | None:
+        """The database's schema revision, or None when it has no schema."""
+
+    def check(self) -> list[str]:
+        """What keeps this database from serving this code (empty when nothing does)."""
+
+    def export(self) -> Iterator[Document]:
+        """Yield every record of every kind, oldest first, in the engine-free line format."""
+
+    def import_records(self, records: Iterable[Document]) -> Counter[str]:
+        """Insert exported records in one transaction (all or none); return counts by kind."""
+
+    def read_freezer_api_19(self) -> dict[str, list[Document]]:
+        """Read this database as a freezer-api 19.0.0 catalogue: its live rows by table."""
+
+
 class StorageBusy(StorageError, StorageUnavailable):
     """A transaction lost a deadlock or a lock wait; running it again may succeed."""
 
@@ -194,4 +247,4 @@ class VersionMismatch(StorageError, PreconditionFailed):
     """The record changed since the version the caller named."""
 
 
-OpenStorage = Callable[[str, Mapping[str, Any]], Storage]
+OpenBackend = Callable[[str, Mapping[str, Any]], Backend]

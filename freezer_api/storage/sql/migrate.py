@@ -49,28 +49,3 @@ def upgrade_url(url: str, options: dict[str, Any] | None = None) -> None:
         upgrade(engine)
     finally:
         engine.dispose()
-
-
-class SchemaNotReady(RuntimeError):
-    """The database schema is not at the revision this code needs."""
-
-
-def prepare(url: str, options: dict[str, Any], *, sync_sqlite: bool) -> None:
-    """Make sure the schema is current before serving.
-
-    An embedded SQLite database is created and upgraded here (it has one host); other
-    engines are upgraded by the operator with ``freezer-manage db sync``.
-    """
-    engine = engines.create_db_engine(url, options)
-    try:
-        if sync_sqlite and engines.is_sqlite(url):
-            upgrade(engine)
-            return
-        found = current(engine)
-        if found != head():
-            raise SchemaNotReady(
-                f"the database schema is at revision {found or 'none'}, this code needs "
-                f"{head()}: run 'freezer-manage db sync'"
-            )
-    finally:
-        engine.dispose()

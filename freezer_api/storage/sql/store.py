@@ -44,7 +44,6 @@ from freezer_api.storage.base import (
     VersionMismatch,
 )
 from freezer_api.storage.sql import commit, filters, prepared
-from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql.models import TABLES, noun_of
 
 LOG = logging.getLogger(__name__)
@@ -534,8 +533,3 @@ class SqlStorage:
         self._transactions.close()
         self._readers.close()
         self.engine.dispose()
-
-
-def open_sql_storage(url: str, options: Mapping[str, Any]) -> SqlStorage:
-    """Open the database at ``url``; the schema must already be migrated."""
-    return SqlStorage(engines.create_db_engine(url, options))
