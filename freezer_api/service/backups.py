@@ -10,7 +10,7 @@ from freezer_api.errors import InvalidDocument
 from freezer_api.service.documents import Call, Rules, require_object
 from freezer_api.service.schemas import BACKUP, BACKUP_PATCH, BACKUP_V1, MAX_ID, Validator
 from freezer_api.service.search import SearchFields
-from freezer_api.storage.base import STORED_LAST, Change, Document, Record, Storage
+from freezer_api.storage.base import Change, Document, Record, Storage
 
 #: The fields that make up a seed backup_id, in order.
 V1_ID_FIELDS = ("container", "host_name", "backup_name", "timestamp", "level")
@@ -74,7 +74,6 @@ class BackupV1Rules(Rules):
     noun = "backup"
     search_fields = BACKUP_SEARCH
     creates_alone = True
-    as_stored = STORED_LAST
 
     def __init__(self) -> None:
         self._validator = Validator(BACKUP_V1, "backup metadata")
@@ -128,7 +127,6 @@ class BackupRules(Rules):
     noun = "backup"
     search_fields = BACKUP_SEARCH
     creates_alone = True
-    as_stored = STORED_LAST
 
     def __init__(self) -> None:
         self._validator = Validator(BACKUP, "backup")

@@ -22,6 +22,7 @@ from freezer_api.storage.base import (
     Scope,
     Storage,
     StorageBusy,
+    Use,
 )
 
 T = TypeVar("T")
@@ -97,8 +98,6 @@ class Rules:
     #: reads nothing, ``create`` and ``expand`` add nothing): it is built and validated
     #: before the write transaction, which then holds the database only for the insert
     creates_alone: bool = False
-    #: the document key an answer embeds as stored (``Repository.get``'s ``as_stored``)
-    as_stored: str | None = None
 
     @classmethod
     def build(cls, wiring: Wiring) -> Rules:
@@ -188,7 +187,7 @@ class DocumentService:
         """Return the document, to be rendered. Raises NotFound, also for another owner's id."""
         rules = self.rules
         record = rules.repository(self._storage).get(
-            scope=call.scope, doc_id=doc_id, as_stored=rules.as_stored
+            scope=call.scope, doc_id=doc_id, use=Use.ANSWER
         )
         if record is None:
             raise self.not_found(doc_id)
@@ -204,7 +203,7 @@ class DocumentService:
         )
         rules = self.rules
         records = rules.repository(self._storage).search(
-            scope=call.scope, query=query, as_stored=rules.as_stored
+            scope=call.scope, query=query, use=Use.ANSWER
         )
         return rules.expand(call, self._storage, records)
 

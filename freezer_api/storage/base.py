@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import enum
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
@@ -26,9 +27,15 @@ __all__ = ["Conflict", "StorageUnavailable"]
 
 Document = dict[str, Any]
 
-#: The document key every backend writes last, so that a read for an answer can hand its
-#: value over as the stored JSON text (``as_stored``) instead of decoding it.
-STORED_LAST = "backup_metadata"
+
+class Use(enum.Enum):
+    """What a read record is for; a backend may take a shortcut for records only rendered."""
+
+    #: read, compared and changed by rules: every value of the document is plain JSON data
+    RULES = "rules"
+    #: only rendered into an answer by the JSON writer (``jsonfast.dumps``): a value may come
+    #: as stored JSON text (an ``orjson.Fragment``), which the writer embeds as it is
+    ANSWER = "answer"
 
 
 class StorageError(FreezerError):
@@ -121,12 +128,8 @@ class Change:
 class Repository(Protocol):
     """The records of one kind."""
 
-    def get(self, *, scope: Scope, doc_id: str, as_stored: str | None = None) -> Record | None:
-        """Return the record with this id in this scope, or None.
-
-        ``as_stored`` (``STORED_LAST``, for a record that is only rendered): that key of
-        the document may come back as its stored JSON text, an ``orjson.Fragment``.
-        """
+    def get(self, *, scope: Scope, doc_id: str, use: Use = Use.RULES) -> Record | None:
+        """Return the record with this id in this scope, or None."""
 
     def get_many(self, *, scope: Scope, doc_ids: Sequence[str]) -> dict[str, Record]:
         """Return the records with these ids in this scope, by id (absent ids are left out)."""
@@ -134,10 +137,8 @@ class Repository(Protocol):
     def exists(self, *, doc_id: str) -> bool:
         """Tell whether any scope holds a record with this id."""
 
-    def search(self, *, scope: Scope, query: Query, as_stored: str | None = None) -> list[Record]:
+    def search(self, *, scope: Scope, query: Query, use: Use = Use.RULES) -> list[Record]:
         """Return one page of the scope's records that pass every filter, oldest first.
-
-        ``as_stored`` as for ``get``.
 
         Raises ``MarkerNotFound`` when the page's marker is not a record of the scope.
         """

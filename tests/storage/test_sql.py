@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, insert, text
 
 from freezer_api.storage import open_storage
-from freezer_api.storage.base import STORED_LAST, Scope, Storage, StorageUnavailable
+from freezer_api.storage.base import Scope, Storage, StorageUnavailable, Use
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql import migrate
 from freezer_api.storage.sql.models import TABLES, Base
@@ -496,7 +496,7 @@ def test_migration_0003_puts_backup_metadata_last_in_documents_left_otherwise(un
         *others,
     ]
     storage = open_storage(url, {})
-    record = storage.backups.get(scope=Scope(project_id="p"), doc_id="b0", as_stored=STORED_LAST)
+    record = storage.backups.get(scope=Scope(project_id="p"), doc_id="b0", use=Use.ANSWER)
     assert record is not None
     assert record.doc == {"user_name": "alice", "status": "error", "backup_metadata": {"a": 1}}
     storage.close()
@@ -521,3 +521,23 @@ def test_each_writer_of_a_failed_batch_raises_its_own_error(sqlite_pair):
     for copied in (first, second):
         with pytest.raises(StorageUnavailable), translated_errors("backup"):
             raise copied
+
+
+def test_answers_embed_stored_backup_metadata_and_rules_get_plain_data(storage):
+    """PERF: only a read for an answer, only of a table that says so, embeds stored text."""
+    import orjson
+
+    from freezer_api.storage.base import Record
+
+    doc = {"status": "available", "backup_metadata": {"a": 1}}
+    storage.backups.insert(Record(doc_id="b1", project_id="p1", user_id="u1", doc=doc))
+    storage.jobs.insert(Record(doc_id="j1", project_id="p1", user_id="u1", doc=doc))
+    scope = Scope(project_id="p1")
+    for_rules = storage.backups.get(scope=scope, doc_id="b1")
+    assert for_rules.doc == doc
+    answer = storage.backups.get(scope=scope, doc_id="b1", use=Use.ANSWER)
+    stored_as_text = storage.engine.dialect.name != "postgresql"  # psycopg decodes JSON itself
+    assert isinstance(answer.doc["backup_metadata"], orjson.Fragment) is stored_as_text
+    assert orjson.loads(orjson.dumps(answer.doc)) == doc
+    job = storage.jobs.get(scope=scope, doc_id="j1", use=Use.ANSWER)
+    assert job.doc == doc

@@ -13,9 +13,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from freezer_api import jsonfast
-from freezer_api.storage.base import STORED_LAST
 from freezer_api.storage.sql import prepared
 
+#: PERF: the document key every JSON column is written with last, so that a read for an
+#: answer (``Use.ANSWER``) hands its value over as the stored text instead of decoding it
+#: (the tables whose answers do say so in their ``info``, ``embeds_stored``).
+STORED_LAST = "backup_metadata"
 #: Every engine writes JSON columns so: the key reads may take as stored text comes last.
 WRITE_DOCUMENT = jsonfast.document_writer(STORED_LAST)
 

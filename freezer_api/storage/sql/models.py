@@ -78,7 +78,7 @@ class Backup(DocumentColumns, Base):
         Index("ix_backups_project_time", "project_id", "time_stamp"),
         Index("ix_backups_user_name", "user_id", "backup_name", "pk"),
         Index("ix_backups_user_host", "user_id", "hostname", "pk"),
-        {"info": {"noun": "backup"}},
+        {"info": {"noun": "backup", "embeds_stored": True}},
     )
 
     user_name: Mapped[str | None] = mapped_column(Name)

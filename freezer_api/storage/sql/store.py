@@ -30,7 +30,6 @@ from sqlalchemy import (
 
 from freezer_api import jsonfast
 from freezer_api.storage.base import (
-    STORED_LAST,
     AnyOf,
     Change,
     Conflict,
@@ -41,9 +40,11 @@ from freezer_api.storage.base import (
     Scope,
     StorageBusy,
     StorageUnavailable,
+    Use,
     VersionMismatch,
 )
 from freezer_api.storage.sql import commit, filters, prepared
+from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql.models import TABLES, noun_of
 
 LOG = logging.getLogger(__name__)
@@ -160,7 +161,12 @@ class SqlRepository:
         # deserializer, jsonfast), already decoded where the driver does (psycopg).
         decodes = table.c.doc.type.dialect_impl(dialect).result_processor(dialect, None)
         self._load_doc = None if decodes is None else jsonfast.loads
-        self._load_answer = jsonfast.reader_keeping(STORED_LAST)
+        #: PERF: how rows read for an answer are decoded
+        self._load_answer = (
+            jsonfast.reader_keeping(engines.STORED_LAST)
+            if self._load_doc is not None and table.info.get("embeds_stored")
+            else self._load_doc
+        )
         self._field_names = frozenset(
             column.name
             for column in columns
@@ -193,13 +199,13 @@ class SqlRepository:
         return _bound(self, connection)
 
     # -- reading ---------------------------------------------------------------
-    def get(self, *, scope: Scope, doc_id: str, as_stored: str | None = None) -> Record | None:
+    def get(self, *, scope: Scope, doc_id: str, use: Use = Use.RULES) -> Record | None:
         rows = self._fetch(
             ("get", *self._scope_key(scope)),
             lambda: self.get_statement(scope, doc_id),
             {**self._scope_values(scope), "doc_id": doc_id},
         )
-        return self._raw_records(rows, as_stored)[0] if rows else None
+        return self._raw_records(rows, use)[0] if rows else None
 
     def get_statement(self, scope: Scope, doc_id: str) -> Select[Any]:
         """Read one record by id; the id's index finds it, whatever the scope."""
@@ -245,12 +251,12 @@ class SqlRepository:
 
         return bool(self._fetch(("exists",), build, {"doc_id": doc_id}))
 
-    def search(self, *, scope: Scope, query: Query, as_stored: str | None = None) -> list[Record]:
+    def search(self, *, scope: Scope, query: Query, use: Use = Use.RULES) -> list[Record]:
         shape = self._search_shape(scope, query)
         if shape is not None:
             key, values = shape
             found = self._fetch(key, lambda: self.search_statement(scope, query), values)
-            return self._raw_records(found, as_stored)
+            return self._raw_records(found, use)
         with translated_errors(self._noun), self._reading() as connection:
             rows = connection.execute(self.search_statement(scope, query, connection)).all()
         return [self._record(row) for row in rows]
@@ -455,24 +461,18 @@ class SqlRepository:
         """A record from a prepared read's row, in the order of ``_record_columns``."""
         return self._raw_records([row])[0]
 
-    def _raw_records(
-        self, rows: Sequence[Sequence[Any]], as_stored: str | None = None
-    ) -> list[Record]:
+    def _raw_records(self, rows: Sequence[Sequence[Any]], use: Use = Use.RULES) -> list[Record]:
         """The records of a prepared read's rows (a page: one tight loop, no call per row).
 
-        ``as_stored``: see ``Repository.get``; where the driver hands over the document's
-        text (SQLite and MariaDB keep it as written; MySQL's own rendering, with spaces,
-        never has the layout taken as stored).
+        PERF: for an answer, where the driver hands over the document's text (SQLite and
+        MariaDB keep it as written; MySQL's own rendering, with spaces, never has the
+        layout taken as stored), the ``STORED_LAST`` value stays that text.
         """
         # NOTE: positional arguments, and one shared empty ``fields``: a third less time
         # per record than keywords and the default's fresh dict.
-        if self._load_doc is None:
+        load = self._load_answer if use is Use.ANSWER else self._load_doc
+        if load is None:
             return [Record(a, b, c, doc, _NO_FIELDS, version) for a, b, c, version, doc in rows]
-        load: Callable[[str | bytes], Any] = self._load_doc
-        if as_stored is not None:
-            if as_stored != STORED_LAST:
-                raise ValueError(f"only {STORED_LAST} is written last, not {as_stored}")
-            load = self._load_answer
         return [Record(a, b, c, load(doc), _NO_FIELDS, version) for a, b, c, version, doc in rows]
 
     @staticmethod

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from freezer_api import jsonfast
-from freezer_api.storage.base import STORED_LAST
+from freezer_api.storage.sql.engine import STORED_LAST
 
 revision = "0003"
 down_revision = "0002"
