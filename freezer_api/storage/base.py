@@ -90,9 +90,21 @@ class Page:
 
 
 @dataclasses.dataclass(frozen=True)
+class SortKey:
+    """One key of a list's order: an indexed field of the kind, ascending or descending."""
+
+    field: str
+    descending: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class Query:
     page: Page
     filters: tuple[Filter | AnyOf, ...] = ()
+    #: the order of the page; creation order breaks ties (in the last key's direction), and
+    #: is the whole order when empty. A missing value (NULL) sorts as one value, below or
+    #: above every other as the engine sorts it, the same way on every page.
+    order: tuple[SortKey, ...] = ()
     #: inclusive bounds on the indexed ``time_stamp`` (backups); other kinds have none
     time_after: int | None = None
     time_before: int | None = None
@@ -138,7 +150,9 @@ class Repository(Protocol):
         """Tell whether any scope holds a record with this id."""
 
     def search(self, *, scope: Scope, query: Query, use: Use = Use.RULES) -> list[Record]:
-        """Return one page of the scope's records that pass every filter, oldest first.
+        """Return one page of the scope's records that pass every filter, in ``query.order``
+        (oldest first by default). A ``marker`` continues after that record in that order,
+        under the same filters.
 
         Raises ``MarkerNotFound`` when the page's marker is not a record of the scope.
         """

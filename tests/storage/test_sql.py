@@ -114,7 +114,8 @@ def test_the_scheduler_poll_is_an_index_seek(sqlite_storage):
     )
     repository = storage.jobs
     query = Query(page=Page(limit=10), filters=filters)
-    statement = repository.search_statement(Scope(project_id="p1"), query)
+    shape, values = repository._search_shape(Scope(project_id="p1"), query)
+    statement = repository.shaped_statement(shape).params(values)
     compiled = statement.compile(storage.engine, compile_kwargs={"literal_binds": True})
     found = plan(storage, str(compiled))
     assert "USING INDEX ix_jobs_project_client" in found, found
@@ -130,7 +131,9 @@ def test_a_read_by_id_seeks_the_id_whatever_the_scope(sqlite_storage, scope):
     storage = sqlite_storage
     # NOTE: without statistics SQLite rates project_id = ? as selective as doc_id = ?;
     # a read by id must not walk the project's index, whose cost grows with the table.
-    statement = storage.backups.get_statement(scope, "some-id")
+    statement = storage.backups.get_statement(scope, "some-id").params(
+        scope_project=scope.project_id, scope_user=scope.user_id
+    )
     compiled = statement.compile(storage.engine, compile_kwargs={"literal_binds": True})
     found = plan(storage, str(compiled))
     assert "USING INDEX ix_backups_doc_id (doc_id=?)" in found, found
@@ -163,7 +166,9 @@ def test_a_read_by_id_seeks_the_id_on_postgresql_without_statistics(scope, reque
                     for number in range(3000)
                 ],
             )
-        statement = storage.backups.get_statement(scope, "b2500")
+        statement = storage.backups.get_statement(scope, "b2500").params(
+            scope_project=scope.project_id, scope_user=scope.user_id
+        )
         compiled = statement.compile(storage.engine, compile_kwargs={"literal_binds": True})
         with storage.engine.connect() as connection:
             found = "\n".join(connection.execute(text(f"EXPLAIN {compiled}")).scalars())
@@ -427,11 +432,20 @@ def test_prepared_parameters_are_what_sqlalchemy_binds(storage):
             {"scope_project": "p1", "scope_user": None, "doc_id": "b2"},
         ),
         (
-            repository.search_statement(
-                Scope(project_id="p1", user_id="u1"),
-                Query(page=Page(limit=10, offset=5), time_after=1, time_before=9),
+            repository.shaped_statement(
+                repository._search_shape(
+                    Scope(project_id="p1", user_id="u1"),
+                    Query(page=Page(limit=10, offset=5), time_after=1, time_before=9),
+                )[0]
             ),
-            {"scope_project": "p1", "scope_user": "u1", "limit": 10, "offset": 5},
+            {
+                "scope_project": "p1",
+                "scope_user": "u1",
+                "limit": 10,
+                "offset": 5,
+                "time_after": 1,
+                "time_before": 9,
+            },
         ),
         (
             insert(table).values({name: bindparam(name) for name in insert_values}),

@@ -81,19 +81,25 @@ def column_match(column: ColumnClause[Any], value: Any) -> str:
     return "equal"
 
 
-def column_equals(
-    column: ColumnClause[Any], value: Any, name: str | None = None
-) -> ColumnElement[bool]:
-    """Return "``column`` equals ``value``", false when the types cannot be equal.
-
-    ``name`` names the value's bind parameter, for statements prepared once.
-    """
+def column_equals(column: ColumnClause[Any], value: Any) -> ColumnElement[bool]:
+    """Return "``column`` equals ``value``", false when the types cannot be equal."""
     match = column_match(column, value)
     if match == "null":
         return column.is_(None)
     if match == "never":
         return false()
-    equal: ColumnElement[bool] = column == bindparam(name, value)
+    equal: ColumnElement[bool] = column == value
+    return equal
+
+
+def column_condition(column: ColumnClause[Any], match: str, name: str) -> ColumnElement[bool]:
+    """``column_equals`` for a value known only by its ``column_match`` and bind ``name``
+    (a statement prepared once, the value given at each run)."""
+    if match == "null":
+        return column.is_(None)
+    if match == "never":
+        return false()
+    equal: ColumnElement[bool] = column == bindparam(name)
     return equal
 
 
@@ -105,3 +111,26 @@ def negated(condition: ColumnElement[bool]) -> ColumnElement[bool]:
 def any_of(conditions: list[ColumnElement[bool]]) -> ColumnElement[bool]:
     combined: ColumnElement[bool] = or_(false(), *conditions)
     return combined
+
+
+def same(column: ColumnClause[Any], value: Any) -> ColumnElement[bool]:
+    """``column`` holds ``value``, NULL included (a marker's key, for keyset paging)."""
+    return column.is_(None) if value is None else column == value
+
+
+def beyond(
+    column: ColumnClause[Any], value: Any, descending: bool, nulls_high: bool
+) -> ColumnElement[bool]:
+    """``column`` comes after ``value`` in an order on it (keyset paging).
+
+    The engine sorts NULL as one value below every other (SQLite, MariaDB/MySQL) or above
+    (PostgreSQL, ``nulls_high``), in either direction.
+    """
+    upward = not descending
+    if value is None:
+        # past NULL: every value when NULL is at the start of this order, none otherwise
+        return column.is_not(None) if upward != nulls_high else false()
+    after: ColumnElement[bool] = column > value if upward else column < value
+    if upward == nulls_high:
+        return or_(after, column.is_(None))
+    return after

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import logging
 import types
@@ -15,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Integer,
     Select,
     Table,
     and_,
@@ -125,6 +127,21 @@ _NO_FIELDS: Mapping[str, Any] = types.MappingProxyType({})
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchShape:
+    """PERF: what the SQL of a prepared search depends on; both its cache key and the only
+    input of the statement's builder (``SqlRepository.shaped_statement``)."""
+
+    #: which of project, user, shared and everywhere the scope has
+    scope: tuple[bool, bool, bool, bool]
+    #: (column, negated, ``filters.column_match``) of each filter
+    filters: tuple[tuple[str, bool, str], ...]
+    time_after: bool
+    time_before: bool
+    #: (column, descending) of each key, ``pk`` last
+    order: tuple[tuple[str, bool], ...]
 
 
 class SqlRepository:
@@ -238,7 +255,7 @@ class SqlRepository:
         # NOTE: one statement per number of ids, up to a page's worth; longer lists are rare.
         if len(ids) > MAX_PREPARED_IDS:
             with translated_errors(self._noun), self._reading() as connection:
-                rows = connection.execute(build()).all()
+                rows = connection.execute(build(), self._scope_values(scope)).all()
             return {row.doc_id: self._record(row) for row in rows}
         key = ("get_many", len(ids), *self._scope_key(scope))
         values = {**self._scope_values(scope), **dict(zip(names, ids, strict=True))}
@@ -252,67 +269,131 @@ class SqlRepository:
         return bool(self._fetch(("exists",), build, {"doc_id": doc_id}))
 
     def search(self, *, scope: Scope, query: Query, use: Use = Use.RULES) -> list[Record]:
-        shape = self._search_shape(scope, query)
-        if shape is not None:
-            key, values = shape
-            found = self._fetch(key, lambda: self.search_statement(scope, query), values)
+        shaped = self._search_shape(scope, query)
+        if shaped is not None:
+            shape, values = shaped
+            found = self._fetch(shape, lambda: self.shaped_statement(shape), values)
             return self._raw_records(found, use)
         with translated_errors(self._noun), self._reading() as connection:
-            rows = connection.execute(self.search_statement(scope, query, connection)).all()
+            statement, values = self.search_statement(scope, query, connection)
+            rows = connection.execute(statement, values).all()
         return [self._record(row) for row in rows]
 
-    def _search_shape(self, scope: Scope, query: Query) -> tuple[Any, dict[str, Any]] | None:
-        """The prepared statement's key and values, for searches on indexed columns only."""
+    def _search_shape(
+        self, scope: Scope, query: Query
+    ) -> tuple[SearchShape, dict[str, Any]] | None:
+        """PERF: the prepared statement's shape and values, for searches on indexed columns
+        without a marker; None for the others, which SQLAlchemy builds each time."""
         if query.page.marker is not None:
             return None
-        page = query.page
-        values = {**self._scope_values(scope), "limit": page.limit, "offset": page.offset}
-        parts: list[Any] = ["search", *self._scope_key(scope)]
+        values = self._page_values(scope, query)
+        conditions: list[tuple[str, bool, str]] = []
         for index, condition in enumerate(query.filters):
             if isinstance(condition, AnyOf) or not isinstance(condition.field, str):
                 return None
             match = filters.column_match(self._table.c[condition.field], condition.value)
-            parts.append((condition.field, condition.negate, match))
+            conditions.append((condition.field, condition.negate, match))
             if match == "equal":
                 values[f"v{index}"] = condition.value
-        for name in ("time_after", "time_before"):
-            value = getattr(query, name)
-            parts.append(value is not None)
-            values[name] = value
-        return tuple(parts), values
+        shape = SearchShape(
+            scope=self._scope_key(scope),
+            filters=tuple(conditions),
+            time_after=query.time_after is not None,
+            time_before=query.time_before is not None,
+            order=self._order(query),
+        )
+        return shape, values
+
+    def shaped_statement(self, shape: SearchShape) -> Select[Any]:
+        """The prepared search of ``shape``: built from nothing else, so that its cache key
+        (the shape) cannot disagree with its SQL."""
+        conditions = [self._scope_condition(shape.scope)]
+        for index, (field, negate, match) in enumerate(shape.filters):
+            matched = filters.column_condition(self._table.c[field], match, f"v{index}")
+            conditions.append(filters.negated(matched) if negate else matched)
+        conditions += self._time_conditions(shape.time_after, shape.time_before)
+        return self._page(conditions, shape.order)
 
     def search_statement(
-        self, scope: Scope, query: Query, connection: Connection | None = None
-    ) -> Select[Any]:
-        """Build the page query; with a marker, ``connection`` looks up where to continue."""
-        table = self._table
-        conditions = [self._in_scope(scope)]
-        conditions += [
-            self._condition(condition, f"v{index}") for index, condition in enumerate(query.filters)
-        ]
-        time_column = table.c.get("time_stamp")
-        if time_column is not None and query.time_after is not None:
-            conditions.append(time_column >= bindparam("time_after", query.time_after))
-        if time_column is not None and query.time_before is not None:
-            conditions.append(time_column <= bindparam("time_before", query.time_before))
+        self, scope: Scope, query: Query, connection: Connection
+    ) -> tuple[Select[Any], dict[str, Any]]:
+        """Any search, built by SQLAlchemy, and its values; ``connection`` finds the marker."""
+        conditions = [self._scope_condition(self._scope_key(scope))]
+        conditions += [self._condition(condition) for condition in query.filters]
+        conditions += self._time_conditions(
+            query.time_after is not None, query.time_before is not None
+        )
+        order = self._order(query)
+        if query.page.marker is not None:
+            conditions.append(self._after(connection, scope, query.page.marker, order))
+        return self._page(conditions, order), self._page_values(scope, query)
+
+    def _page_values(self, scope: Scope, query: Query) -> dict[str, Any]:
         page = query.page
-        if page.marker is not None and connection is not None:
-            marker_pk = connection.execute(
-                select(table.c.pk)
-                .where(self._in_scope(scope, by_id=True), table.c.doc_id == page.marker)
-                .order_by(table.c.pk)
-                .limit(1)
-            ).scalar()
-            if marker_pk is None:
-                raise MarkerNotFound(f"marker {page.marker} is not a known {self._noun} id")
-            conditions.append(table.c.pk > marker_pk)
+        values = {**self._scope_values(scope), "limit": page.limit, "offset": page.offset}
+        if query.time_after is not None:
+            values["time_after"] = query.time_after
+        if query.time_before is not None:
+            values["time_before"] = query.time_before
+        return values
+
+    def _time_conditions(self, after: bool, before: bool) -> list[ColumnElement[bool]]:
+        time_column = self._table.c.get("time_stamp")
+        if time_column is None:
+            return []
+        conditions = []
+        if after:
+            conditions.append(time_column >= bindparam("time_after"))
+        if before:
+            conditions.append(time_column <= bindparam("time_before"))
+        return conditions
+
+    def _order(self, query: Query) -> tuple[tuple[str, bool], ...]:
+        """(column, descending) of every key, creation order (``pk``) last."""
+        for key in query.order:
+            if key.field not in self._table.c or key.field == "doc":
+                raise ValueError(f"{self._table.name} cannot be sorted by {key.field}")
+        keys = tuple((key.field, key.descending) for key in query.order if key.field != "pk")
+        return (*keys, ("pk", keys[-1][1] if keys else False))
+
+    def _page(
+        self, conditions: list[ColumnElement[bool]], order: tuple[tuple[str, bool], ...]
+    ) -> Select[Any]:
+        columns = self._table.c
         return (
             select(*self._record_columns)
             .where(and_(*conditions))
-            .order_by(table.c.pk)
-            .limit(bindparam("limit", page.limit))
-            .offset(bindparam("offset", page.offset))
+            .order_by(*(columns[name].desc() if down else columns[name] for name, down in order))
+            .limit(bindparam("limit", type_=Integer()))
+            .offset(bindparam("offset", type_=Integer()))
         )
+
+    def _after(
+        self,
+        connection: Connection,
+        scope: Scope,
+        marker: str,
+        order: tuple[tuple[str, bool], ...],
+    ) -> ColumnElement[bool]:
+        """Rows after the marker's record in ``order`` (keyset paging)."""
+        table = self._table
+        columns = [table.c[name] for name, _ in order]
+        found = connection.execute(
+            select(*columns)
+            .where(self._in_scope(scope, by_id=True), table.c.doc_id == marker)
+            .order_by(table.c.pk)
+            .limit(1),
+            self._scope_values(scope),
+        ).first()
+        if found is None:
+            raise MarkerNotFound(f"marker {marker} is not a known {self._noun} id")
+        nulls_high = self._dialect == "postgresql"
+        alternatives = []
+        for index, ((_, descending), column) in enumerate(zip(order, columns, strict=True)):
+            ties = [filters.same(columns[before], found[before]) for before in range(index)]
+            beyond = filters.beyond(column, found[index], descending, nulls_high)
+            alternatives.append(and_(*ties, beyond))
+        return or_(*alternatives)
 
     # -- writing ---------------------------------------------------------------
     def insert(self, record: Record) -> Record:
@@ -357,7 +438,8 @@ class SqlRepository:
                 .where(self._in_scope(scope, by_id=True), table.c.doc_id == doc_id)
                 .order_by(table.c.pk)
                 .limit(1)
-                .with_for_update()
+                .with_for_update(),
+                self._scope_values(scope),
             ).first()
             if row is None:
                 return None
@@ -395,7 +477,7 @@ class SqlRepository:
             self._in_scope(scope, by_id=True), self._table.c.doc_id == doc_id
         )
         with translated_errors(self._noun, doc_id), self._writing() as connection:
-            return connection.execute(statement).rowcount > 0
+            return connection.execute(statement, self._scope_values(scope)).rowcount > 0
 
     # -- helpers ---------------------------------------------------------------
     def _fetch(
@@ -409,7 +491,7 @@ class SqlRepository:
             return self._readers.fetch(statement, values)
 
     @staticmethod
-    def _scope_key(scope: Scope) -> tuple[bool, ...]:
+    def _scope_key(scope: Scope) -> tuple[bool, bool, bool, bool]:
         """What of the scope shapes its SQL (the ids are parameters)."""
         return (
             scope.project_id is not None,
@@ -424,27 +506,32 @@ class SqlRepository:
 
     def _in_scope(self, scope: Scope, by_id: bool = False) -> ColumnElement[bool]:
         """The scope's condition; ``by_id`` when the statement also names one id."""
+        return self._scope_condition(self._scope_key(scope), by_id)
+
+    def _scope_condition(
+        self, scope_key: tuple[bool, bool, bool, bool], by_id: bool = False
+    ) -> ColumnElement[bool]:
+        """The condition of scopes with this key; the ids are bound at each run."""
+        has_project, has_user, shared, everywhere = scope_key
         table = self._table
         owner = prepared.unindexed if by_id else (lambda column: column)
         conditions: list[ColumnElement[bool]] = []
-        if scope.project_id is not None:
-            conditions.append(
-                owner(table.c.project_id) == bindparam("scope_project", scope.project_id)
-            )
-        if scope.user_id is not None:
-            conditions.append(owner(table.c.user_id) == bindparam("scope_user", scope.user_id))
-        condition: ColumnElement[bool] = true() if scope.everywhere else and_(*conditions)
+        if has_project:
+            conditions.append(owner(table.c.project_id) == bindparam("scope_project"))
+        if has_user:
+            conditions.append(owner(table.c.user_id) == bindparam("scope_user"))
+        condition: ColumnElement[bool] = true() if everywhere else and_(*conditions)
         shared_column = table.c.get(SHARED_COLUMNS.get(table.name, ""))
-        if scope.shared and shared_column is not None:
+        if shared and shared_column is not None:
             condition = or_(condition, shared_column.is_(True))
         return condition
 
-    def _condition(self, condition: Filter | AnyOf, name: str | None = None) -> ColumnElement[bool]:
+    def _condition(self, condition: Filter | AnyOf) -> ColumnElement[bool]:
         if isinstance(condition, AnyOf):
             return filters.any_of([self._condition(part) for part in condition.filters])
         if isinstance(condition.field, str):
             column: Column[Any] = self._table.c[condition.field]
-            matched = filters.column_equals(column, condition.value, name)
+            matched = filters.column_equals(column, condition.value)
         else:
             matched = filters.json_equals(
                 self._dialect, self._table.c.doc, condition.field, condition.value
