@@ -86,6 +86,7 @@ class ActionRules(Rules):
         },
         path_of=lambda key: (key,) if key in ACTION_KEYS else ("freezer_action", key),
         text=("doc_id", "backup_name"),
+        sortable={"action_id": "doc_id", "backup_name": "backup_name"},
     )
 
     def __init__(self) -> None:

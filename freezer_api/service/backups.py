@@ -64,6 +64,15 @@ BACKUP_SEARCH = SearchFields(
     },
     path_of=lambda key: ("backup_metadata", key),
     text=("backup_name", "hostname", "container", "doc_id"),
+    sortable={
+        "backup_id": "doc_id",
+        "time_stamp": "time_stamp",
+        "timestamp": "time_stamp",
+        "backup_name": "backup_name",
+        "hostname": "hostname",
+        "host_name": "hostname",
+        "container": "container",
+    },
 )
 
 

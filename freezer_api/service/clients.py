@@ -29,6 +29,7 @@ class ClientRules(Rules):
         },
         path_of=lambda key: ("client", key),
         text=("doc_id", "hostname"),
+        sortable={"client_id": "doc_id"},
     )
 
     #: v2 answers a re-registration by updating; v1 answered 409

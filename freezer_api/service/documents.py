@@ -198,6 +198,7 @@ class DocumentService:
         query = Query(
             page=page,
             filters=self.rules.search_fields.filters(search),
+            order=self.rules.search_fields.order(search),
             time_after=search.time_after,
             time_before=search.time_before,
         )

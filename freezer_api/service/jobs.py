@@ -143,6 +143,7 @@ class JobRules(Rules):
         },
         path_of=lambda key: ("job_schedule", key) if key in SCHEDULE_KEYS else (key,),
         text=("doc_id", "client_id", ("description",)),
+        sortable={"job_id": "doc_id", "client_id": "client_id", "session_id": "session_id"},
     )
 
     def __init__(self, trusts: TrustProvider | None = None, clock: Clock = time.time) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from freezer_api.errors import InvalidDocument
-from freezer_api.storage.base import AnyOf, Filter
+from freezer_api.storage.base import AnyOf, Filter, SortKey
 
 Pair = tuple[str, Any]
 SCALARS = (str, int, float, bool, type(None))
@@ -24,6 +24,31 @@ class Search:
     text: tuple[str, ...] = ()
     time_after: int | None = None
     time_before: int | None = None
+    #: ``?sort=key:dir,...``: (key, descending) in order
+    sort: tuple[tuple[str, bool], ...] = ()
+
+
+#: Query parameters that are not filters.
+RESERVED = frozenset(
+    {"limit", "offset", "marker", "all_projects", "time_after", "time_before", "sort"}
+)
+
+
+def parse_sort(text: str | None) -> tuple[tuple[str, bool], ...]:
+    """Read ``key[:asc|desc][,key[:asc|desc]]`` (API-SIG sorting), ascending by default."""
+    if not text:
+        return ()
+    keys: list[tuple[str, bool]] = []
+    for part in text.split(","):
+        key, _, direction = part.strip().partition(":")
+        if not key or direction not in {"", "asc", "desc"}:
+            raise InvalidDocument(
+                f"sort must be key:asc or key:desc, separated by commas, not {part.strip()!r}."
+            )
+        if key in {seen for seen, _ in keys}:
+            raise InvalidDocument(f"sort names {key} twice.")
+        keys.append((key, direction == "desc"))
+    return tuple(keys)
 
 
 def _pairs(value: Any, name: str) -> list[Pair]:
@@ -88,7 +113,7 @@ def parse_search(document: Any, query: Mapping[str, str]) -> Search:
     for key, value in query.items():
         if key == "search":
             match.append(("_all", value))
-        elif key not in {"limit", "offset", "marker", "all_projects", "time_after", "time_before"}:
+        elif key not in RESERVED:
             match.append((key, value))
     plain: list[Pair] = []
     text: list[str] = []
@@ -107,6 +132,7 @@ def parse_search(document: Any, query: Mapping[str, str]) -> Search:
         text=tuple(text),
         time_after=_time(document.get("time_after", query.get("time_after")), "time_after"),
         time_before=_time(document.get("time_before", query.get("time_before")), "time_before"),
+        sort=parse_sort(query.get("sort")),
     )
 
 
@@ -127,6 +153,16 @@ class SearchFields:
     path_of: Callable[[str], tuple[str, ...]]
     #: the columns (or paths) a free-text ``_all`` search compares with
     text: tuple[str | tuple[str, ...], ...]
+    #: the keys a list may be sorted by (``?sort=``): indexed columns, by API name
+    sortable: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def order(self, search: Search) -> tuple[SortKey, ...]:
+        """The storage order of ``search.sort``. Raises InvalidDocument on an unknown key."""
+        for key, _ in search.sort:
+            if key not in self.sortable:
+                allowed = ", ".join(sorted(self.sortable)) or "none"
+                raise InvalidDocument(f"Unknown sort key {key!r}; the keys are: {allowed}.")
+        return tuple(SortKey(self.sortable[key], descending) for key, descending in search.sort)
 
     def filters(self, search: Search) -> tuple[Filter | AnyOf, ...]:
         found: list[Filter | AnyOf] = [

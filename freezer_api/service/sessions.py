@@ -70,6 +70,7 @@ class SessionRules(Rules):
         columns={"session_id": "doc_id", "status": "status", "user_id": "user_id"},
         path_of=lambda key: ("schedule", key) if key in SCHEDULE_KEYS else (key,),
         text=("doc_id", ("description",)),
+        sortable={"session_id": "doc_id"},
     )
 
     def __init__(self) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_backup
+from tests.conftest import make_backup, make_job
 
 
 def test_create_and_get_the_exact_document(api):
@@ -325,3 +325,73 @@ def test_an_integer_beyond_64_bits_beside_stored_metadata_is_answered_exactly(ap
     assert [item["backup_id"] for item in listed] == [first, second]
     assert listed[0]["backup_metadata"]["size"] == 2**70
     assert listed[1]["backup_metadata"]["nested"] == AWKWARD["nested"]
+
+
+@pytest.fixture
+def sortable(api) -> dict[str, str]:
+    """Backups whose time stamps and names do not follow their creation order."""
+    ids = {}
+    for name, time_stamp, host in [
+        ("b", 30, "h1"),
+        ("a", 10, "h2"),
+        ("c", 20, "h1"),
+        ("a", 20, "h3"),
+        ("d", 10, "h2"),
+    ]:
+        body = make_backup(backup_name=name, time_stamp=time_stamp, hostname=host)
+        ids[f"{name}{time_stamp}"] = api.created("backups", body)
+    return ids
+
+
+def listed_ids(api, query: str) -> list[str]:
+    return [backup["backup_id"] for backup in api.listed("backups", query=query)]
+
+
+def test_lists_sort_on_indexed_fields_with_creation_order_breaking_ties(api, sortable):
+    ids = sortable
+    assert listed_ids(api, "") == [ids[k] for k in ("b30", "a10", "c20", "a20", "d10")]
+    newest = listed_ids(api, "sort=time_stamp:desc")
+    assert newest == [ids[k] for k in ("b30", "a20", "c20", "d10", "a10")]
+    by_name = listed_ids(api, "sort=backup_name,time_stamp:desc")
+    assert by_name == [ids[k] for k in ("a20", "a10", "b30", "c20", "d10")]
+    assert listed_ids(api, "sort=time_stamp:asc&hostname=h1") == [ids["c20"], ids["b30"]]
+
+
+@pytest.mark.parametrize(
+    "sort", ["time_stamp:desc", "backup_name:asc,time_stamp:desc", "hostname:desc", "backup_id"]
+)
+def test_marker_pages_under_any_order_give_the_whole_list_once(api, sortable, sort):
+    whole = listed_ids(api, f"sort={sort}&limit=100")
+    paged: list[str] = []
+    marker = ""
+    while True:
+        page = listed_ids(api, f"sort={sort}&limit=2{marker}")
+        if not page:
+            break
+        paged += page
+        marker = f"&marker={page[-1]}"
+    assert paged == whole and len(whole) == 5
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("sort=status", "Unknown sort key 'status'; the keys are: backup_id, backup_name"),
+        ("sort=time_stamp:up", "sort must be key:asc or key:desc"),
+        ("sort=time_stamp,time_stamp:desc", "sort names time_stamp twice"),
+        ("sort=,", "sort must be key:asc or key:desc"),
+    ],
+)
+def test_bad_sorts_are_400(api, sortable, query, said):
+    result = api.get("backups", query_string=query)
+    assert result.status_code == 400 and said in result.json["description"]
+
+
+def test_other_kinds_sort_by_their_ids(api):
+    client_id = api.register()
+    jobs = sorted(
+        api.created("jobs", make_job(client_id, job_id=name)) for name in ("j3", "j1", "j2")
+    )
+    assert [job["job_id"] for job in api.listed("jobs", query="sort=job_id:desc")] == jobs[::-1]
+    result = api.get("sessions", query_string="sort=status")
+    assert result.status_code == 400 and "the keys are: session_id" in result.json["description"]

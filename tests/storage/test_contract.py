@@ -3,12 +3,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
 
 from freezer_api.errors import Conflict, InvalidDocument, PreconditionFailed
-from freezer_api.storage.base import Change, Filter, Page, Query, Record, Scope
+from freezer_api.storage.base import (
+    AnyOf,
+    Change,
+    Filter,
+    Page,
+    Query,
+    Record,
+    Scope,
+    SortKey,
+    StorageBusy,
+)
 
 
 def record(doc_id: str, user_id: str = "u1", project_id: str = "p1", **fields) -> Record:
@@ -128,3 +139,177 @@ def test_delete_reports_whether_something_was_deleted(storage):
     assert storage.backups.delete(scope=USER, doc_id="a") is True
     assert storage.backups.delete(scope=USER, doc_id="a") is False
     storage.backups.insert(record("a"))
+
+
+# -- every kind ----------------------------------------------------------------------
+
+#: kind -> an indexed field it filters on, and the document key a JSON-path filter reads
+KINDS = {
+    "backups": ("backup_name", ("backup_metadata", "mode")),
+    "clients": ("hostname", ("client", "description")),
+    "jobs": ("client_id", ("job_schedule", "status")),
+    "actions": ("backup_name", ("freezer_action", "mode")),
+    "sessions": ("status", ("schedule", "schedule_interval")),
+}
+
+
+def kind_record(kind: str, doc_id: str, value: str | None, path_value: object, **extra) -> Record:
+    field, path = KINDS[kind]
+    if kind == "clients":
+        extra.setdefault("is_central", False)
+    doc: dict = {"n": doc_id}
+    inner = doc.setdefault(path[0], {})
+    inner[path[1]] = path_value
+    return Record(
+        doc_id=doc_id, project_id="p1", user_id="u1", doc=doc, fields={field: value, **extra}
+    )
+
+
+@pytest.fixture(params=sorted(KINDS))
+def kind(request) -> str:
+    return request.param
+
+
+def ids(records) -> list[str]:
+    return [r.doc_id for r in records]
+
+
+def test_every_method_on_every_kind(storage, kind):
+    repository = getattr(storage, kind)
+    field, path = KINDS[kind]
+    for doc_id, value, path_value in [("a", "x", "fs"), ("b", "y", 7), ("c", None, "fs")]:
+        assert repository.insert(kind_record(kind, doc_id, value, path_value)).version == 1
+    assert repository.exists(doc_id="a") and not repository.exists(doc_id="zz")
+    assert repository.get(scope=PROJECT, doc_id="b").doc[path[0]][path[1]] == 7
+    assert sorted(repository.get_many(scope=PROJECT, doc_ids=["a", "c", "zz"])) == ["a", "c"]
+    assert repository.get_many(scope=Scope(project_id="p2"), doc_ids=["a"]) == {}
+
+    def search(*filters, **kwargs):
+        return ids(repository.search(scope=PROJECT, query=page(filters=filters, **kwargs)))
+
+    assert search(Filter(field, "x")) == ["a"]
+    assert search(Filter(field, None)) == ["c"]
+    assert search(Filter(field, "x", negate=True)) == ["b", "c"]
+    # a JSON path compares type and value: 7 is not "7", and an absent key differs
+    assert search(Filter(path, "fs")) == ["a", "c"]
+    assert search(Filter(path, 7)) == ["b"] and search(Filter(path, "7")) == []
+    assert search(Filter(path, "fs", negate=True)) == ["b"]
+    assert search(Filter((path[0], "absent"), None, negate=True)) == ["a", "b", "c"]
+    assert search(AnyOf((Filter(field, "y"), Filter(path, "fs")))) == ["a", "b", "c"]
+    assert search(AnyOf((Filter(field, "y"), Filter(path, "none")))) == ["b"]
+    # a marker continues under the same filters
+    assert search(Filter(path, "fs"), limit=1) == ["a"]
+    assert ids(
+        repository.search(scope=PROJECT, query=page(1, marker="a", filters=(Filter(path, "fs"),)))
+    ) == ["c"]
+
+    def rename(current: Record) -> Change:
+        return Change(doc={**current.doc, "renamed": True}, fields={field: "z"})
+
+    assert repository.update(scope=PROJECT, doc_id="a", change=rename).version == 2
+    assert search(Filter(field, "z")) == ["a"]
+    assert repository.delete(scope=PROJECT, doc_id="a") is True
+    assert repository.get(scope=PROJECT, doc_id="a") is None
+
+
+def test_the_order_of_a_page_and_markers_under_it(storage):
+    values = [("a", "m", 20), ("b", None, 10), ("c", "k", None), ("d", "m", 10), ("e", None, 30)]
+    for doc_id, name, time_stamp in values:
+        storage.backups.insert(record(doc_id, backup_name=name, time_stamp=time_stamp))
+    for order in [
+        (SortKey("time_stamp", descending=True),),
+        (SortKey("backup_name"), SortKey("time_stamp", descending=True)),
+        (SortKey("backup_name", descending=True),),
+        (SortKey("doc_id", descending=True),),
+    ]:
+        whole = ids(storage.backups.search(scope=USER, query=page(order=order)))
+        assert sorted(whole) == list("abcde")
+        paged, marker = [], None
+        while found := storage.backups.search(
+            scope=USER, query=page(2, marker=marker, order=order)
+        ):
+            paged += ids(found)
+            marker = found[-1].doc_id
+        assert paged == whole, order
+    newest = ids(
+        storage.backups.search(scope=USER, query=page(order=(SortKey("time_stamp", True),)))
+    )
+    assert [doc_id for doc_id in newest if doc_id != "c"] == ["e", "a", "d", "b"]
+    assert ids(
+        storage.backups.search(scope=USER, query=page(order=(SortKey("doc_id", True),)))
+    ) == list("edcba")
+
+
+def test_a_shared_scope_adds_what_every_project_sees(storage):
+    storage.clients.insert(record("own", project_id="p1", is_central=False))
+    storage.clients.insert(record("central", project_id="p9", is_central=True))
+    storage.clients.insert(record("foreign", project_id="p9", is_central=False))
+    shared = Scope(project_id="p1", shared=True)
+    assert ids(storage.clients.search(scope=shared, query=page())) == ["own", "central"]
+    assert ids(storage.clients.search(scope=PROJECT, query=page())) == ["own"]
+    assert storage.clients.get(scope=shared, doc_id="central") is not None
+    assert storage.clients.get(scope=shared, doc_id="foreign") is None
+    everywhere = Scope(everywhere=True)
+    assert len(storage.clients.search(scope=everywhere, query=page())) == 3
+
+
+def test_an_atomic_block_is_all_or_nothing(storage):
+    storage.jobs.insert(record("j1"))
+
+    def bump(current: Record) -> Change:
+        return Change(doc={**current.doc, "bumped": True}, fields={})
+
+    with pytest.raises(RuntimeError), storage.atomic() as transaction:
+        transaction.actions.insert(record("a1"))
+        transaction.jobs.update(scope=PROJECT, doc_id="j1", change=bump)
+        # what the block wrote, it reads
+        assert transaction.actions.get(scope=PROJECT, doc_id="a1") is not None
+        raise RuntimeError("the rules refused the change")
+    assert storage.actions.get(scope=PROJECT, doc_id="a1") is None
+    job = storage.jobs.get(scope=PROJECT, doc_id="j1")
+    assert "bumped" not in job.doc and job.version == 1
+    with storage.atomic() as transaction:
+        transaction.actions.insert(record("a1"))
+        transaction.jobs.update(scope=PROJECT, doc_id="j1", change=bump)
+    assert storage.actions.get(scope=PROJECT, doc_id="a1") is not None
+    assert storage.jobs.get(scope=PROJECT, doc_id="j1").version == 2
+
+
+def test_crossed_writers_end_busy_or_take_turns(storage):
+    """Two blocks locking two records in opposite orders: a server engine ends one with
+    ``StorageBusy`` (a deadlock, which running it again fixes); SQLite's writers take turns."""
+    storage.sessions.insert(record("s1"))
+    storage.sessions.insert(record("s2"))
+    barrier = threading.Barrier(2, timeout=10)
+    outcomes: list[str] = []
+
+    def touch(current: Record) -> Change:
+        return Change(doc={**current.doc, "t": current.doc.get("t", 0) + 1}, fields={})
+
+    def writer(first: str, second: str) -> None:
+        try:
+            with storage.atomic() as transaction:
+                transaction.sessions.update(scope=PROJECT, doc_id=first, change=touch)
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    barrier.wait(timeout=2)
+                transaction.sessions.update(scope=PROJECT, doc_id=second, change=touch)
+            outcomes.append("written")
+        except StorageBusy:
+            outcomes.append("busy")
+
+    threads = [
+        threading.Thread(target=writer, args=("s1", "s2")),
+        threading.Thread(target=writer, args=("s2", "s1")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    written = outcomes.count("written")
+    totals = [storage.sessions.get(scope=PROJECT, doc_id=i).doc.get("t", 0) for i in ("s1", "s2")]
+    if storage.engine.dialect.name == "sqlite":
+        assert outcomes == ["written", "written"]
+    else:
+        assert sorted(outcomes) == ["busy", "written"]
+    # what a busy block wrote is gone: each record counts the blocks that were written
+    assert totals == [written, written]
