@@ -180,3 +180,39 @@ def test_replace_keeps_the_state_and_can_create(api, session_id, job_id):
     assert stored["description"] == "new" and list(stored["jobs"]) == [job_id]
     assert api.post("sessions/brand-new", {"schedule": {}}).status_code == 201
     assert api.get("sessions/brand-new").status_code == 200
+
+
+class Clock:
+    """The time the app is told; a test moves it on instead of sleeping."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_hold_off_ends_when_its_seconds_have_passed(settings, storage):
+    import falcon.testing
+
+    from freezer_api.app import create_app
+    from tests.conftest import V2
+
+    clock = Clock(1_800_000_000.0)
+    api = V2(falcon.testing.TestClient(create_app(settings, storage, clock=clock)), "p1")
+    client_id = api.register()
+    job_id = api.created("jobs", make_job(client_id))
+    assert api.get(f"jobs/{job_id}").json["job_schedule"]["time_created"] == 1_800_000_000
+    session_id = api.created("sessions", {"schedule": {}, "hold_off": 60})
+    api.put(f"sessions/{session_id}/jobs/{job_id}")
+    assert act(api, session_id, "start", job_id=job_id, current_tag=0).json["result"] == "success"
+    assert api.get(f"sessions/{session_id}").json["time_start"] == 1_800_000_000
+    clock.now += 60
+    assert act(api, session_id, "start", job_id=job_id, current_tag=1).json["result"] == "hold-off"
+    clock.now += 1
+    started = act(api, session_id, "start", job_id=job_id, current_tag=1).json
+    assert started == {"result": "success", "session_tag": 2}
+    ended = act(api, session_id, "end", job_id=job_id, current_tag=2, result="success")
+    assert ended.status_code == 202
+    session = api.get(f"sessions/{session_id}").json
+    assert session["time_end"] == 1_800_000_061 and session["status"] == "completed"
