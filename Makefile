@@ -54,11 +54,20 @@ test: $(VENV)/.installed-test $(KEYSTONE_VENV)/.installed $(LEGACY_VENV)/.instal
 services:
 	scripts/services
 
-lint: $(VENV)/.installed-test
+# ruff reads the code, not the package: it is all that lint installs
+$(VENV)/.installed-lint: | $(BIN)/python
+	$(PIP) install 'ruff>=0.6'
+	touch $@
+
+$(VENV)/.installed-typecheck: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[typecheck]'
+	touch $@
+
+lint: $(VENV)/.installed-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(VENV)/.installed-test
+typecheck: $(VENV)/.installed-typecheck
 	$(BIN)/mypy
 
 check: lint typecheck test

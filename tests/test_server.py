@@ -193,7 +193,7 @@ def test_noauth_on_a_network_address_can_be_forced_and_says_so(tmp_path):
 
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler.emit = records.append  # type: ignore[method-assign,assignment]
     logging.getLogger("freezer_api.cli.serve").addHandler(handler)
     try:
         check_exposure(settings)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 import uuid
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from freezer_api.storage.sql.engine import normalise_url
 from freezer_api.storage.sql.models import TABLES
 
 
-def _admin(admin_url: str):  # type: ignore[no-untyped-def]
+def _admin(admin_url: str) -> Engine:
     return create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
 
 

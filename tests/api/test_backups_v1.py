@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import falcon.testing
 import pytest
@@ -14,7 +15,7 @@ ALICE = user("alice")
 BOB = user("bob")
 
 
-def post(client: falcon.testing.TestClient, document: dict, headers=ALICE) -> str:
+def post(client: falcon.testing.TestClient, document: dict[str, Any], headers=ALICE) -> str:
     result = client.simulate_post("/v1/backups", json=document, headers=headers)
     assert result.status_code == 201, result.text
     return result.json["backup_id"]
@@ -225,7 +226,12 @@ def test_another_users_id_is_not_a_marker(client):
 
 def keys_given_once(text: str) -> bool:
     objects: list[list[tuple[str, object]]] = []
-    json.loads(text, object_pairs_hook=lambda pairs: objects.append(pairs) or dict(pairs))
+
+    def keep(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        objects.append(pairs)
+        return dict(pairs)
+
+    json.loads(text, object_pairs_hook=keep)
     return bool(objects) and all(len(dict(pairs)) == len(pairs) for pairs in objects)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.conftest import make_v1_backup, user
 ALICE = user("alice")
 
 
-def stored(client) -> list[dict]:
+def stored(client) -> list[dict[str, Any]]:
     result = client.simulate_get("/v1/backups", query_string="limit=1000", headers=ALICE)
     return result.json["backups"]
 
@@ -26,7 +27,7 @@ def assert_error(result, status: int, said: str) -> None:
 
 
 @pytest.fixture
-def existing(client) -> tuple[str, dict]:
+def existing(client) -> tuple[str, dict[str, Any]]:
     document = make_v1_backup()
     result = client.simulate_post("/v1/backups", json=document, headers=ALICE)
     return result.json["backup_id"], document

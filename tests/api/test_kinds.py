@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import falcon.testing
@@ -92,7 +93,7 @@ VERSIONS = (
 
 
 @pytest.fixture
-def notes_client(tmp_path, sqlite_template) -> falcon.testing.TestClient:
+def notes_client(tmp_path, sqlite_template) -> Iterator[falcon.testing.TestClient]:
     url = f"sqlite:///{tmp_path / 'notes.db'}"
     (tmp_path / "notes.db").write_bytes(sqlite_template.read_bytes())
     engine = create_engine(url)

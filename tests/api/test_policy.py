@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.conftest import V2, make_action, make_backup, make_job
@@ -31,7 +33,7 @@ def world(client):
     return ids
 
 
-READS = [
+READS: list[tuple[str, str, Any]] = [
     ("GET", "backups", None),
     ("GET", "backups/{backup}", None),
     ("GET", "clients", None),
@@ -43,7 +45,7 @@ READS = [
     ("GET", "sessions", None),
     ("GET", "sessions/{session}", None),
 ]
-WRITES = [
+WRITES: list[tuple[str, str, Any]] = [
     ("POST", "backups", make_backup()),
     ("PATCH", "backups/{backup}", {"status": "error"}),
     ("DELETE", "backups/{backup}", None),

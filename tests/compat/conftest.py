@@ -14,7 +14,7 @@ from keystoneauth1 import session as ks_session
 from tests.processes import BIN, free_port, running
 
 
-class ProjectNoAuth(noauth.NoAuth):  # type: ignore[misc]
+class ProjectNoAuth(noauth.NoAuth):
     """keystoneauth's NoAuth, with the project id a token would have carried."""
 
     def __init__(self, project_id: str) -> None:

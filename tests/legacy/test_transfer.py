@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import falcon.testing
 import pytest
@@ -124,7 +125,7 @@ def test_an_import_refuses_text_the_api_refuses(database_url, tmp_path, capsys, 
 
 
 @pytest.fixture
-def legacy_database(tmp_path: Path) -> tuple[str, dict]:
+def legacy_database(tmp_path: Path) -> tuple[str, dict[str, Any]]:
     """A freezer-api 19.0.0 SQLite database, built and filled by 19.0.0's own code."""
     if not (LEGACY_VENV / "bin" / "freezer-manage").exists():
         pytest.fail(f"no freezer-api 19.0.0 virtualenv at {LEGACY_VENV}: run 'make test'")

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -81,7 +82,10 @@ def test_many_agents_posting_backups(cluster):
 
 
 def make_job_on(base: str, client_id: str) -> str:
-    job = {"client_id": client_id, "job_actions": [{"freezer_action": make_action()}]}
+    job: dict[str, Any] = {
+        "client_id": client_id,
+        "job_actions": [{"freezer_action": make_action()}],
+    }
     created = requests.post(f"{base}/v2/p1/jobs", json=job, headers=HEADERS, timeout=60)
     assert created.status_code == 201, created.text
     return str(created.json()["job_id"])

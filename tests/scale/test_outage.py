@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 import requests
@@ -52,7 +53,7 @@ class PrivateMariaDB:
             self.process = self._spawn(log)
         self._wait()
 
-    def _spawn(self, log: object) -> subprocess.Popen[bytes]:
+    def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [
                 str(MARIADBD),

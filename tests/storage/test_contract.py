@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from typing import Any
 
 import pytest
 
@@ -157,7 +158,7 @@ def kind_record(kind: str, doc_id: str, value: str | None, path_value: object, *
     field, path = KINDS[kind]
     if kind == "clients":
         extra.setdefault("is_central", False)
-    doc: dict = {"n": doc_id}
+    doc: dict[str, Any] = {"n": doc_id}
     inner = doc.setdefault(path[0], {})
     inner[path[1]] = path_value
     return Record(

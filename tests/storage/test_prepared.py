@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -116,7 +117,7 @@ def test_the_sqlalchemy_internal_the_prepared_path_reads(storage):
     compiled = statement.compile(dialect=engine.dialect)
     processors = compiled._bind_processors
     assert callable(processors["doc"]), "the JSON column's conversion is in _bind_processors"
-    sent: list = []
+    sent: list[Any] = []
 
     def capture(conn, cursor, sql, parameters, context, executemany) -> None:
         sent.append(parameters)

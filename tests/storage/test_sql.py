@@ -8,6 +8,7 @@ import datetime
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -15,9 +16,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event, insert, text
 
 from freezer_api.storage import open_storage
-from freezer_api.storage.base import Scope, Storage, StorageUnavailable, Use
+from freezer_api.storage.base import Scope, StorageUnavailable, Use
+from freezer_api.storage.sql import SqlStorage, migrate
 from freezer_api.storage.sql import engine as engines
-from freezer_api.storage.sql import migrate
 from freezer_api.storage.sql.models import TABLES, Base
 from tests import throwaway
 from tests.conftest import server_engine
@@ -45,12 +46,12 @@ def sqlite_storage(tmp_path):
 
 
 @contextlib.contextmanager
-def server_storage(request: pytest.FixtureRequest, server: str) -> Iterator[Storage]:
+def server_storage(request: pytest.FixtureRequest, server: str) -> Iterator[SqlStorage]:
     """A storage on an emptied throw-away database of ``server``; skips if it is not under test."""
     server_engine(server)
     url = request.getfixturevalue("server_databases")[server]
     throwaway.empty(url)
-    opened = open_storage(url, {})
+    opened = cast(SqlStorage, open_storage(url, {}))
     try:
         yield opened
     finally:
@@ -317,7 +318,7 @@ def test_an_import_leaves_postgresql_with_statistics(request):
             analysed = connection.execute(
                 text("SELECT count(*) FROM pg_stats WHERE tablename = 'backups'")
             ).scalar()
-        assert analysed > 0
+        assert analysed is not None and analysed > 0
 
 
 def analyses(engine) -> int:
@@ -426,7 +427,7 @@ def test_prepared_parameters_are_what_sqlalchemy_binds(storage):
         "doc": {"backup_metadata": {"n": 1}},
         "status": "available",
     }
-    cases = [
+    cases: list[tuple[Any, dict[str, Any]]] = [
         (
             repository.get_statement(Scope(project_id="p1"), "first"),
             {"scope_project": "p1", "scope_user": None, "doc_id": "b2"},
