@@ -3,21 +3,23 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
+from types import ModuleType
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "run.py"
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
-def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_run", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # NOTE: registered first: its dataclasses look their module up while being built.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """``bench/profiling.py``, imported as ``bench/run.py`` imports it (from its folder)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    for name in ("servers", "scenarios", "profiling"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    return importlib.import_module("profiling")
 
 
 RAW = """\
@@ -28,15 +30,13 @@ not a sample line
 """  # noqa: E501
 
 
-def test_raw_stacks_are_read_with_their_sample_counts():
-    bench = load_bench()
+def test_raw_stacks_are_read_with_their_sample_counts(bench):
     read = list(bench.read_folded(RAW))
     assert [count for _, count in read] == [6, 3, 1]
     assert read[2][0].endswith("read_json (freezer_api/api/compat.py:40)")
 
 
-def test_summary_gives_each_function_its_share_on_top_and_on_the_stack():
-    bench = load_bench()
+def test_summary_gives_each_function_its_share_on_top_and_on_the_stack(bench):
     text = bench.summary(dict(bench.read_folded(RAW)))
     lines = [line.strip() for line in text.splitlines()]
     assert lines[0].startswith("10 samples")
@@ -55,6 +55,5 @@ def test_summary_gives_each_function_its_share_on_top_and_on_the_stack():
     assert not any("sqlalchemy/" in line or "uwsgi" in line for line in inclusive)
 
 
-def test_a_profile_without_samples_says_why():
-    bench = load_bench()
+def test_a_profile_without_samples_says_why(bench):
     assert bench.summary({}).startswith("no samples")
