@@ -243,6 +243,10 @@ def add_routes(
     for version in versions:
         app.add_route(f"/{version.id}", HomeResource(json_home(version)))
         for kind in version.kinds:
+            try:
+                getattr(parts.storage, kind.plural)
+            except AttributeError:
+                raise ValueError(f"the storage keeps no {kind.plural}: is it migrated?") from None
             service = DocumentService(kind.rules.build(parts.wiring), parts.storage)
             resource = DocumentResource(kind, service, parts)
             collection = f"{version.prefix}/{kind.plural}"

@@ -157,3 +157,14 @@ def test_a_rule_declared_twice_with_different_checks_is_refused():
     )
     with pytest.raises(ValueError, match="notes:create"):
         routes.policy_rules(versions)
+
+
+def test_a_kind_without_a_table_stops_the_app_at_start(tmp_path, sqlite_template):
+    url = f"sqlite:///{tmp_path / 'no-notes.db'}"
+    (tmp_path / "no-notes.db").write_bytes(sqlite_template.read_bytes())
+    storage = SqlStorage(create_engine(url))
+    try:
+        with pytest.raises(ValueError, match="the storage keeps no notes"):
+            create_app(make_settings(url), storage, versions=VERSIONS)
+    finally:
+        storage.close()
