@@ -92,17 +92,39 @@ SESSION_JOBS = SubRoute(
 v2 = functools.partial(Kind, scope_of=project_scope, replace_method="POST")
 v1 = functools.partial(Kind, scope_of=user_scope, replace_method="PUT")
 
+CLIENT_VERBS = frozenset({"list", "create", "get", "delete"})
+
+
+def scheduling(version: Any) -> tuple[Kind, ...]:
+    """Jobs, actions and sessions: the same in both versions (``version``: ``v1`` or ``v2``)."""
+    return (
+        version(
+            JobRules,
+            ALL_VERBS,
+            views.job,
+            views.id_and_version("job_id"),
+            checks(),
+            all_projects_rule=ALL_PROJECTS.name,
+            rules_besides=(ALL_PROJECTS,),
+            sub_routes=(JOB_EVENT,),
+        ),
+        version(ActionRules, ALL_VERBS, views.action, views.id_and_version("action_id"), checks()),
+        version(
+            SessionRules,
+            ALL_VERBS,
+            views.session,
+            views.id_and_version("session_id"),
+            checks(),
+            sub_routes=(SESSION_ACTION, SESSION_JOBS),
+        ),
+    )
+
+
 V2_KINDS = (
-    v2(
-        BackupRules,
-        ALL_VERBS - {"replace"},
-        views.backup,
-        views.backup,
-        checks(WRITE_OR_SERVICE),
-    ),
+    v2(BackupRules, ALL_VERBS - {"replace"}, views.backup, views.backup, checks(WRITE_OR_SERVICE)),
     v2(
         ClientRules,
-        frozenset({"list", "create", "get", "delete"}),
+        CLIENT_VERBS,
         views.client,
         views.client,
         checks(),
@@ -110,57 +132,21 @@ V2_KINDS = (
         create_rules=central_client_rules,
         rules_besides=(CENTRAL,),
     ),
-    v2(
-        JobRules,
-        ALL_VERBS,
-        views.job,
-        views.id_and_version("job_id"),
-        checks(),
-        all_projects_rule=ALL_PROJECTS.name,
-        rules_besides=(ALL_PROJECTS,),
-        sub_routes=(JOB_EVENT,),
-    ),
-    v2(ActionRules, ALL_VERBS, views.action, views.id_and_version("action_id"), checks()),
-    v2(
-        SessionRules,
-        ALL_VERBS,
-        views.session,
-        views.id_and_version("session_id"),
-        checks(),
-        sub_routes=(SESSION_ACTION, SESSION_JOBS),
-    ),
+    *scheduling(v2),
 )
 
 V1_KINDS = (
     v1(BackupV1Rules, ALL_VERBS, views.v1_backup, views.v1_backup, checks(WRITE_OR_SERVICE)),
     v1(
         ClientV1Rules,
-        frozenset({"list", "create", "get", "delete"}),
+        CLIENT_VERBS,
         views.client,
         views.client,
         checks(),
         create_rules=central_client_rules,
         rules_besides=(CENTRAL,),
     ),
-    v1(
-        JobRules,
-        ALL_VERBS,
-        views.job,
-        views.id_and_version("job_id"),
-        checks(),
-        all_projects_rule=ALL_PROJECTS.name,
-        rules_besides=(ALL_PROJECTS,),
-        sub_routes=(JOB_EVENT,),
-    ),
-    v1(ActionRules, ALL_VERBS, views.action, views.id_and_version("action_id"), checks()),
-    v1(
-        SessionRules,
-        ALL_VERBS,
-        views.session,
-        views.id_and_version("session_id"),
-        checks(),
-        sub_routes=(SESSION_ACTION, SESSION_JOBS),
-    ),
+    *scheduling(v1),
 )
 
 VERSIONS = (

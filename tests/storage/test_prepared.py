@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import bindparam, event, insert
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from freezer_api.storage.base import Filter, Page, Query, Record, Scope, SortKey
 from freezer_api.storage.sql.models import TABLES
@@ -96,15 +97,10 @@ def test_prepared_searches_find_what_sqlalchemy_finds(catalogue, scope, query):
     assert prepared_ids == plain_ids
 
 
-def test_the_sqlalchemy_internal_the_prepared_path_reads(storage):
-    """``SQLCompiler._bind_processors`` (private) holds the conversions SQLAlchemy applies
-    before the driver; what the prepared path sends is what SQLAlchemy's own run sends."""
-    engine = storage.engine
-    with engine.connect():
-        pass  # the dialect learns the server on the first connection
-    table = TABLES["backups"]
+def backup_row() -> dict[str, Any]:
+    """The columns of one backups row, as an insert binds them."""
     now = datetime.datetime(2026, 12, 1, 12, 30, 15)
-    values = {
+    return {
         "doc_id": "b1",
         "project_id": "p1",
         "user_id": "u1",
@@ -112,7 +108,18 @@ def test_the_sqlalchemy_internal_the_prepared_path_reads(storage):
         "created_at": now,
         "updated_at": now,
         "doc": {"backup_metadata": {"n": 1}, "status": "available"},
+        "status": "available",
     }
+
+
+def test_the_sqlalchemy_internal_the_prepared_path_reads(storage):
+    """``SQLCompiler._bind_processors`` (private) holds the conversions SQLAlchemy applies
+    before the driver; what the prepared path sends is what SQLAlchemy's own run sends."""
+    engine = storage.engine
+    with engine.connect():
+        pass  # the dialect learns the server on the first connection
+    table = TABLES["backups"]
+    values = backup_row()
     statement = insert(table).values({name: bindparam(name) for name in values})
     compiled = statement.compile(dialect=engine.dialect)
     processors = compiled._bind_processors
@@ -136,3 +143,59 @@ def test_the_sqlalchemy_internal_the_prepared_path_reads(storage):
     else:
         sent[0] = tuple(sent[0])
     assert ours == sent[0]
+
+
+def test_prepared_parameters_are_what_sqlalchemy_binds(storage):
+    """The prepared statements' own parameter building matches SQLAlchemy's, on every engine."""
+    engine = storage.engine
+    with engine.connect():
+        pass  # the dialect learns the server on the first connection
+    repository = storage.backups
+    table = TABLES["backups"]
+    insert_values = backup_row()
+    cases: list[tuple[Any, dict[str, Any]]] = [
+        (
+            repository.get_statement(Scope(project_id="p1"), "first"),
+            {"scope_project": "p1", "scope_user": None, "doc_id": "b2"},
+        ),
+        (
+            repository.shaped_statement(
+                repository._search_shape(
+                    Scope(project_id="p1", user_id="u1"),
+                    Query(page=Page(limit=10, offset=5), time_after=1, time_before=9),
+                )[0]
+            ),
+            {
+                "scope_project": "p1",
+                "scope_user": "u1",
+                "limit": 10,
+                "offset": 5,
+                "time_after": 1,
+                "time_before": 9,
+            },
+        ),
+        (
+            insert(table).values({name: bindparam(name) for name in insert_values}),
+            insert_values,
+        ),
+    ]
+    for statement, values in cases:
+        prepared = Prepared(statement, engine.dialect)
+        compiled = statement.compile(dialect=engine.dialect)
+        assert isinstance(compiled, SQLCompiler)
+        expected = compiled.construct_params(values)
+        for name, process in compiled._bind_processors.items():
+            if callable(process) and name in expected:
+                expected[name] = process(expected[name])
+        given = prepared.parameters(values)
+        if compiled.positional:
+            assert given == tuple(expected[name] for name in compiled.positiontup or ())
+        else:
+            # NOTE: psycopg wraps JSON in objects without equality; compare what they hold
+            assert isinstance(given, dict)
+            assert {name: getattr(value, "obj", value) for name, value in given.items()} == {
+                name: getattr(value, "obj", value) for name, value in expected.items()
+            }
+    # a required value left out is an error, not a NULL
+    with pytest.raises(KeyError):
+        Prepared(cases[2][0], engine.dialect).parameters({"doc_id": "b1"})

@@ -8,7 +8,7 @@ import datetime
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -401,78 +401,6 @@ def test_a_thread_s_reading_connection_is_closed_when_the_thread_ends(storage):
     assert storage._readers.open_count() == 0
     read()
     assert storage._readers.open_count() == 1
-
-
-def test_prepared_parameters_are_what_sqlalchemy_binds(storage):
-    """The prepared statements' own parameter building matches SQLAlchemy's, on every engine."""
-    from sqlalchemy import bindparam
-    from sqlalchemy.sql.compiler import SQLCompiler
-
-    from freezer_api.storage.base import Page, Query
-    from freezer_api.storage.sql.prepared import Prepared
-
-    engine = storage.engine
-    with engine.connect():
-        pass  # the dialect learns the server on the first connection
-    repository = storage.backups
-    table = TABLES["backups"]
-    now = datetime.datetime(2026, 11, 26, 12, 30)
-    insert_values = {
-        "doc_id": "b1",
-        "project_id": "p1",
-        "user_id": "u1",
-        "version": 1,
-        "created_at": now,
-        "updated_at": now,
-        "doc": {"backup_metadata": {"n": 1}},
-        "status": "available",
-    }
-    cases: list[tuple[Any, dict[str, Any]]] = [
-        (
-            repository.get_statement(Scope(project_id="p1"), "first"),
-            {"scope_project": "p1", "scope_user": None, "doc_id": "b2"},
-        ),
-        (
-            repository.shaped_statement(
-                repository._search_shape(
-                    Scope(project_id="p1", user_id="u1"),
-                    Query(page=Page(limit=10, offset=5), time_after=1, time_before=9),
-                )[0]
-            ),
-            {
-                "scope_project": "p1",
-                "scope_user": "u1",
-                "limit": 10,
-                "offset": 5,
-                "time_after": 1,
-                "time_before": 9,
-            },
-        ),
-        (
-            insert(table).values({name: bindparam(name) for name in insert_values}),
-            insert_values,
-        ),
-    ]
-    for statement, values in cases:
-        prepared = Prepared(statement, engine.dialect)
-        compiled = statement.compile(dialect=engine.dialect)
-        assert isinstance(compiled, SQLCompiler)
-        expected = compiled.construct_params(values)
-        for name, process in compiled._bind_processors.items():
-            if callable(process) and name in expected:
-                expected[name] = process(expected[name])
-        given = prepared.parameters(values)
-        if compiled.positional:
-            assert given == tuple(expected[name] for name in compiled.positiontup or ())
-        else:
-            # NOTE: psycopg wraps JSON in objects without equality; compare what they hold
-            assert isinstance(given, dict)
-            assert {name: getattr(value, "obj", value) for name, value in given.items()} == {
-                name: getattr(value, "obj", value) for name, value in expected.items()
-            }
-    # a required value left out is an error, not a NULL
-    with pytest.raises(KeyError):
-        Prepared(cases[2][0], engine.dialect).parameters({"doc_id": "b1"})
 
 
 @pytest.fixture(params=["sqlite", "mariadb", "mariadb-mysqlclient"])
