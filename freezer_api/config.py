@@ -16,6 +16,8 @@ import platformdirs
 from keystoneauth1 import loading as ks_loading
 from keystonemiddleware import auth_token
 from oslo_config import cfg
+
+from freezer_api import version
 from oslo_middleware import opts as middleware_opts
 
 #: Searched in this order when no ``--config-file`` is given; the first is the seed's path.
@@ -226,6 +228,7 @@ def build_conf(argv: Sequence[str] = (), *, config_files: bool = True) -> cfg.Co
         default_config_files=default_config_files() if config_files else [],
         default_config_dirs=[],
         validate_default_values=True,
+        version=version(),
     )
     return conf
 

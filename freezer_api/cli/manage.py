@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
+from freezer_api import version
 from freezer_api.app import backend
 from freezer_api.config import Settings, load_settings
 from freezer_api.service import legacy
@@ -17,6 +18,7 @@ from freezer_api.storage import open_backend
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="freezer-manage", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--config-file", action="append", default=[], metavar="PATH")
     groups = parser.add_subparsers(dest="group", required=True)
     database = groups.add_parser("db", help="database schema")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from oslo_config import cfg
 from oslo_upgradecheck import common_checks, upgradecheck
 
+from freezer_api import version
 from freezer_api.app import backend
 from freezer_api.cli import is_loopback
 from freezer_api.config import default_config_files, new_conf, settings_from_conf
@@ -76,12 +77,16 @@ class Checks(upgradecheck.UpgradeCommands):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if "--version" in arguments:
+        print(f"freezer-status {version()}")
+        return 0
     conf = new_conf()
     code: int = upgradecheck.main(
         conf,
         project="freezer-api",
         upgrade_command=Checks(conf),
-        argv=list(sys.argv[1:] if argv is None else argv),
+        argv=arguments,
         default_config_files=default_config_files(),
     )
     return code

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from freezer_api.cli import manage
 from freezer_api.storage.sql import migrate
 
@@ -43,3 +45,20 @@ def test_unreachable_database_exits_non_zero(tmp_path, capsys):
 
 def test_a_missing_config_file_exits_non_zero(tmp_path, capsys):
     assert manage.main(["--config-file", str(tmp_path / "absent.conf"), "db", "sync"]) == 1
+
+
+def test_every_command_says_its_version(capsys):
+    from freezer_api import version
+    from freezer_api.cli import serve, status
+
+    assert version()[0].isdigit()
+    with pytest.raises(SystemExit) as exited:
+        manage.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"freezer-manage {version()}"
+    assert status.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"freezer-status {version()}"
+    with pytest.raises(SystemExit) as exited:
+        serve.main(["--version"])
+    assert exited.value.code == 0
+    assert version() in capsys.readouterr().out
