@@ -16,9 +16,9 @@ import platformdirs
 from keystoneauth1 import loading as ks_loading
 from keystonemiddleware import auth_token
 from oslo_config import cfg
+from oslo_middleware import opts as middleware_opts
 
 from freezer_api import version
-from oslo_middleware import opts as middleware_opts
 
 #: Searched in this order when no ``--config-file`` is given; the first is the seed's path.
 DEFAULT_CONFIG_FILES = ("/etc/freezer-api.conf", "/etc/freezer/freezer-api.conf")
