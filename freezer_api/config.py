@@ -54,8 +54,8 @@ database_opts = [
     cfg.StrOpt(
         "connection",
         secret=True,
-        help="SQLAlchemy URL of the database. Default: a SQLite file in the per-user data "
-        "directory (for root: /root/.local/share/freezer-api/freezer-api.db).",
+        help="SQLAlchemy URL of the database. Default: a SQLite file in the data directory of "
+        "the user the server runs as, ~/.local/share/freezer-api/freezer-api.db on Linux.",
     ),
     cfg.StrOpt(
         "sqlite_synchronous",
@@ -133,9 +133,13 @@ noauth_opts = [
 ]
 
 
-def list_opts() -> list[tuple[str, list[Any]]]:
-    """Return every option, for ``oslo-config-generator --namespace freezer-api``."""
-    return [
+def list_opts() -> list[tuple[str, Sequence[Any]]]:
+    """Return every option, for ``oslo-config-generator --namespace freezer-api``.
+
+    The libraries' options come with this service's defaults (``LIBRARY_DEFAULTS``), so
+    that the generated sample shows what the server uses.
+    """
+    listed: list[tuple[str, Sequence[Any]]] = [
         ("DEFAULT", default_opts),
         ("database", database_opts),
         ("api", api_opts),
@@ -148,10 +152,23 @@ def list_opts() -> list[tuple[str, list[Any]]]:
         *middleware_opts.list_opts_healthcheck(),
         *auth_token.list_opts(),
     ]
+    for group, opts in listed:
+        if group in LIBRARY_DEFAULTS:
+            cfg.set_defaults(opts, **LIBRARY_DEFAULTS[group])
+    return listed
 
 
 #: Request bodies up to this size are accepted unless [oslo_middleware] says otherwise.
 MAX_BODY_SIZE = 1024 * 1024
+
+#: group -> the defaults this service gives options the OpenStack libraries declare
+LIBRARY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "oslo_middleware": {"max_request_body_size": MAX_BODY_SIZE},
+    "healthcheck": {
+        "backends": ["disable_by_file"],
+        "disable_by_file_path": "/etc/freezer/healthcheck_disable",
+    },
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,11 +216,6 @@ def new_conf() -> cfg.ConfigOpts:
     for group, opts in list_opts():
         conf.register_opts(opts, group=None if group == "DEFAULT" else group)
     ks_loading.register_auth_conf_options(conf, "keystone_authtoken")
-    conf.set_default("max_request_body_size", MAX_BODY_SIZE, group="oslo_middleware")
-    conf.set_default("backends", ["disable_by_file"], group="healthcheck")
-    conf.set_default(
-        "disable_by_file_path", "/etc/freezer/healthcheck_disable", group="healthcheck"
-    )
     return conf
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from freezer_api import config
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_defaults(monkeypatch):
@@ -100,3 +103,44 @@ def test_oslopolicy_sample_generator_prints_the_rules():
         "# POST  /v2/{project_id}/sessions/{session_id}/action",
     ):
         assert expected in result.stdout
+
+
+def test_the_shipped_sample_shows_the_defaults_the_server_uses(tmp_path):
+    """Uncommenting every default of the generated sample configures what no file does."""
+    generator = Path(sys.executable).with_name("oslo-config-generator")
+    sample = tmp_path / "freezer-api.conf.sample"
+    subprocess.run(
+        [
+            str(generator),
+            "--config-file",
+            str(ROOT / "etc" / "oslo-config-generator" / "freezer-api.conf"),
+            "--output-file",
+            str(sample),
+        ],
+        check=True,
+        cwd=tmp_path,
+    )
+    text = sample.read_text()
+    assert "[oslo_policy]" in text and "#policy_file = policy.yaml" in text
+    assert "#max_request_body_size = 1048576" in text
+    assert "#disable_by_file_path = /etc/freezer/healthcheck_disable" in text
+    assert str(Path.home()) not in text
+    uncommented = tmp_path / "uncommented.conf"
+    lines = []
+    for line in text.splitlines():
+        match = re.fullmatch(r"#([a-z][a-z0-9_]*) = (.*)", line)
+        if match and match[2] != "<None>":
+            lines.append(f"{match[1]} = {match[2]}")
+        elif not line.startswith("#"):
+            lines.append(line)
+    uncommented.write_text("\n".join(lines) + "\n")
+    given = config.build_conf(["--config-file", str(uncommented)])
+    defaults = config.build_conf([], config_files=False)
+    compared = 0
+    for group, opts in config.list_opts():
+        section = given if group == "DEFAULT" else given[group]
+        default = defaults if group == "DEFAULT" else defaults[group]
+        for opt in opts:
+            assert section[opt.dest] == default[opt.dest], (group, opt.dest)
+            compared += 1
+    assert compared > 50
