@@ -6,6 +6,7 @@ This is the only module that reads configuration files or the environment.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from collections.abc import Sequence
@@ -133,13 +134,9 @@ noauth_opts = [
 ]
 
 
-def list_opts() -> list[tuple[str, Sequence[Any]]]:
-    """Return every option, for ``oslo-config-generator --namespace freezer-api``.
-
-    The libraries' options come with this service's defaults (``LIBRARY_DEFAULTS``), so
-    that the generated sample shows what the server uses.
-    """
-    listed: list[tuple[str, Sequence[Any]]] = [
+def registered_opts() -> list[tuple[str, Sequence[Any]]]:
+    """Every option the server registers: its own, and the middleware's it runs."""
+    return [
         ("DEFAULT", default_opts),
         ("database", database_opts),
         ("api", api_opts),
@@ -151,6 +148,18 @@ def list_opts() -> list[tuple[str, Sequence[Any]]]:
         *middleware_opts.list_opts_cors(),
         *middleware_opts.list_opts_healthcheck(),
         *auth_token.list_opts(),
+    ]
+
+
+def list_opts() -> list[tuple[str, Sequence[Any]]]:
+    """Return every option, for ``oslo-config-generator --namespace freezer-api``.
+
+    The libraries' options come with this service's defaults (``LIBRARY_DEFAULTS``), so
+    that the generated sample shows what the server uses. NOTE: on copies: the
+    middleware registers its own option objects, which must stay as they are.
+    """
+    listed: list[tuple[str, Sequence[Any]]] = [
+        (group, copy.deepcopy(list(opts))) for group, opts in registered_opts()
     ]
     for group, opts in listed:
         if group in LIBRARY_DEFAULTS:
@@ -213,8 +222,11 @@ def new_conf() -> cfg.ConfigOpts:
     conf = cfg.ConfigOpts()
     # NOTE: the seed's --bind-host/--bind-port flags, and --workers, also work on the command line.
     conf.register_cli_opts(default_opts[:3])
-    for group, opts in list_opts():
+    for group, opts in registered_opts():
         conf.register_opts(opts, group=None if group == "DEFAULT" else group)
+    for group, defaults in LIBRARY_DEFAULTS.items():
+        for name, value in defaults.items():
+            conf.set_default(name, value, group=group)
     ks_loading.register_auth_conf_options(conf, "keystone_authtoken")
     return conf
 

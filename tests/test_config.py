@@ -137,7 +137,7 @@ def test_the_shipped_sample_shows_the_defaults_the_server_uses(tmp_path):
     given = config.build_conf(["--config-file", str(uncommented)])
     defaults = config.build_conf([], config_files=False)
     compared = 0
-    for group, opts in config.list_opts():
+    for group, opts in config.registered_opts():
         section = given if group == "DEFAULT" else given[group]
         default = defaults if group == "DEFAULT" else defaults[group]
         for opt in opts:
