@@ -65,6 +65,30 @@ def test_freezer_api_serves_and_creates_its_sqlite_database(tmp_path):
     assert "2 workers" in log and "gthread" in log
 
 
+def test_the_start_log_says_what_it_serves_once_bound_and_no_control_socket_is_made(tmp_path):
+    port = free_port()
+    conf = write_config(tmp_path, port)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "XDG_RUNTIME_DIR": ""}
+    base = f"http://127.0.0.1:{port}"
+    argv = [str(BIN / "freezer-api"), "--config-file", conf]
+    with running(argv, f"{base}/", tmp_path / "log", env=env):
+        pass
+    log = (tmp_path / "log").read_text()
+    assert f"configuration files: {conf}; database: sqlite:///" in log
+    listening, serving = log.index("Listening at"), log.index(f"serving on http://127.0.0.1:{port}")
+    assert listening < serving
+    assert not (home / ".gunicorn").exists()
+
+
+def test_a_database_password_is_masked_in_the_log():
+    from freezer_api.cli.serve import masked_url
+
+    masked = masked_url("postgresql://freezer:s3cret@db.example.org/freezer")
+    assert "s3cret" not in masked and masked.startswith("postgresql://freezer:***@db.example.org")
+
+
 def test_freezer_api_refuses_an_unmigrated_server_database(tmp_path):
     port = free_port()
     conf = write_config(tmp_path, port, sync_on_start="false")

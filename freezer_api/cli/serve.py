@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from sqlalchemy.engine import make_url
 
 from freezer_api.app import create_app, prepare_database
 from freezer_api.cli import LOG_FORMAT, is_loopback, setup_logging
@@ -43,13 +44,33 @@ class Server(BaseApplication):  # type: ignore[misc]
             "logconfig_dict": {},
             "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
             "proc_name": "freezer-api",
+            # NOTE: said once the port is bound, not before
+            "when_ready": lambda arbiter: log_serving(settings),
+            # NOTE: gunicorn 25.1+ opens a control socket in ~/.gunicorn by default
+            "control_socket_disable": True,
         }
         for key, value in options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
 
     def load(self) -> Any:
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
         return create_app(self._settings)
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password hidden, for the log."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def log_serving(settings: Settings) -> None:
+    LOG.info(
+        "serving on http://%s with %d workers x %d threads, auth %s",
+        bind_address(settings.bind_host, settings.bind_port),
+        settings.workers,
+        settings.threads,
+        settings.auth_strategy,
+    )
 
 
 def check_exposure(settings: Settings) -> None:
@@ -80,11 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         LOG.error("freezer-api cannot start: %s", error)
         return 1
     LOG.info(
-        "serving on http://%s with %d workers x %d threads, auth %s",
-        bind_address(settings.bind_host, settings.bind_port),
-        settings.workers,
-        settings.threads,
-        settings.auth_strategy,
+        "configuration files: %s; database: %s",
+        ", ".join(settings.config_files) or "none (the defaults)",
+        masked_url(settings.database_url),
     )
     Server(settings).run()
     return 0
