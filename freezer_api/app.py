@@ -94,6 +94,35 @@ def create_app(
     return application
 
 
+def check_wiring(settings: Settings) -> None:
+    """Load the policy rules and the paste pipeline as a worker will, without serving.
+
+    Called before any worker forks, so that a broken policy or paste file, or a pipeline
+    that names an unknown filter, stops the server once with one message.
+    """
+    conf = settings.conf if settings.conf is not None else build_conf([], config_files=False)
+    policy = Policy(conf, routes.policy_rules())
+    try:
+        policy.load()
+    except Exception as error:  # noqa: BLE001 - oslo.policy and YAML raise several kinds
+        raise ValueError(
+            f"[oslo_policy] policy_file {conf.oslo_policy.policy_file}: {_one_line(error)}"
+        ) from None
+
+    def unused(environ: dict[str, Any], start_response: Any) -> Any:
+        raise AssertionError("the pipeline is only loaded here")
+
+    try:
+        pipeline.load(settings.paste_config, settings.auth_strategy, conf, unused)
+    except Exception as error:  # noqa: BLE001 - PasteDeploy raises several kinds
+        where = settings.paste_config or "the packaged api-paste.ini"
+        raise ValueError(f"[paste_deploy] config_file {where}: {_one_line(error)}") from None
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def backend(settings: Settings) -> Backend:
     """The storage backend of ``settings``' database."""
     return open_backend(settings.database_url, storage_options(settings))

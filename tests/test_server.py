@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -87,6 +88,36 @@ def test_a_database_password_is_masked_in_the_log():
 
     masked = masked_url("postgresql://freezer:s3cret@db.example.org/freezer")
     assert "s3cret" not in masked and masked.startswith("postgresql://freezer:***@db.example.org")
+
+
+@pytest.mark.parametrize(
+    ("section", "file_name", "text", "said"),
+    [
+        ("oslo_policy", "policy.yaml", '"backups:get_all": "rule:nonexistent"\n', "policy.yaml"),
+        ("oslo_policy", "policy.yaml", "backups:get_all: [unclosed\n", "policy.yaml"),
+        ("paste_deploy", "paste.ini", "[composite:noauth]\nuse = egg:nothing\n", "nothing"),
+        ("paste_deploy", "missing.ini", None, "missing.ini"),
+    ],
+)
+def test_a_broken_policy_or_paste_file_stops_the_start_with_one_line(
+    tmp_path, section, file_name, text, said
+):
+    path = tmp_path / file_name
+    if text is not None:
+        path.write_text(text)
+    option = "policy_file" if section == "oslo_policy" else "config_file"
+    conf = Path(write_config(tmp_path, free_port()))
+    conf.write_text(conf.read_text() + f"[{section}]\n{option} = {path}\n")
+    result = subprocess.run(
+        [str(BIN / "freezer-api"), "--config-file", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "cannot start" in line]
+    assert len(errors) == 1 and said in errors[0], result.stderr
+    assert "Traceback" not in result.stderr and "Booting worker" not in result.stderr
 
 
 def test_freezer_api_refuses_an_unmigrated_server_database(tmp_path):

@@ -11,7 +11,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 from sqlalchemy.engine import make_url
 
-from freezer_api.app import create_app, prepare_database
+from freezer_api.app import check_wiring, create_app, prepare_database
 from freezer_api.cli import LOG_FORMAT, is_loopback, setup_logging
 from freezer_api.config import Settings, load_settings
 
@@ -96,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(sys.argv[1:] if argv is None else argv)
         check_exposure(settings)
+        check_wiring(settings)
         prepare_database(settings)
     except Exception as error:  # noqa: BLE001 - any start-up failure ends here, said once
         LOG.error("freezer-api cannot start: %s", error)
