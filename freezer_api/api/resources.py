@@ -96,8 +96,8 @@ class Kind:
     #: rules checked on create besides "<plural>:create", by body (clients:create_central)
     create_rules: Callable[[Document], list[str]] = lambda body: []
     #: rule that lets a list span all projects (``?all_projects=true``)
-    all_projects_rule: str | None = None
-    #: the kind's rules besides its verbs' (those of ``create_rules`` and ``all_projects_rule``)
+    all_projects_rule: Rule | None = None
+    #: the rules ``create_rules`` names
     rules_besides: tuple[Rule, ...] = ()
     sub_routes: tuple[SubRoute, ...] = ()
 
@@ -123,6 +123,12 @@ class Kind:
 
     def rule(self, verb: str) -> str:
         return f"{self.plural}:{RULE_OF_VERB[verb]}"
+
+    def declared_rules(self) -> list[Rule]:
+        """Every rule of the kind besides its verbs', with the route each guards."""
+        wide = [self.all_projects_rule] if self.all_projects_rule else []
+        below = [rule for sub in self.sub_routes for rule in sub.rules]
+        return [*self.rules_besides, *wide, *below]
 
     def method(self, verb: str) -> str:
         return self.replace_method if verb == "replace" else METHOD_OF_VERB[verb]
@@ -178,7 +184,7 @@ class Guard:
         if reading and self.kind.reads_shared:
             scope = dataclasses.replace(scope, shared=True)
         wide = self.kind.all_projects_rule
-        privileged = wide is not None and self._policy.allows(wide, identity, project)
+        privileged = wide is not None and self._policy.allows(wide.name, identity, project)
         return Call(identity=identity, scope=scope, project_id=project, privileged=privileged)
 
     def verb(self, req: falcon.Request, verb: str, project_id: str | None, *, item: bool) -> Call:
@@ -205,8 +211,9 @@ class DocumentResource:
         self, req: falcon.Request, resp: falcon.Response, project_id: str | None = None
     ) -> None:
         call = self._guard.verb(req, "list", project_id, item=False)
-        if self._kind.all_projects_rule and compat.all_projects(req):
-            self._guard.authorize(req, self._kind.all_projects_rule, project_id)
+        wide = self._kind.all_projects_rule
+        if wide is not None and compat.all_projects(req):
+            self._guard.authorize(req, wide.name, project_id)
             call = dataclasses.replace(call, scope=Scope(everywhere=True))
         page = compat.page_of(req, self._limits.default_limit, self._limits.max_limit)
         search = compat.search_of(req, self._limits.max_body_size)

@@ -104,8 +104,7 @@ def scheduling(version: Any) -> tuple[Kind, ...]:
             views.job,
             views.id_and_version("job_id"),
             checks(),
-            all_projects_rule=ALL_PROJECTS.name,
-            rules_besides=(ALL_PROJECTS,),
+            all_projects_rule=ALL_PROJECTS,
             sub_routes=(JOB_EVENT,),
         ),
         version(ActionRules, ALL_VERBS, views.action, views.id_and_version("action_id"), checks()),
@@ -164,8 +163,7 @@ def _operations(versions: tuple[ApiVersion, ...]) -> Iterator[tuple[str, str, st
             for verb in sorted(kind.verbs):
                 path = collection if verb in {"list", "create"} else item
                 yield kind.rule(verb), kind.checks[verb], kind.method(verb), path
-            rules = [*kind.rules_besides, *(rule for sub in kind.sub_routes for rule in sub.rules)]
-            for rule in rules:
+            for rule in kind.declared_rules():
                 path = collection + rule.path.replace("{id}", f"{{{kind.id_key}}}")
                 yield rule.name, rule.check, rule.method, path
 

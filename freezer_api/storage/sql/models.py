@@ -149,6 +149,17 @@ class Session(DocumentColumns, Base):
     status: Mapped[str | None] = mapped_column(Flag)
 
 
+#: the columns every kind's table has; the others are the kind's indexed fields
+CORE_COLUMNS = frozenset(
+    {"pk", "doc_id", "project_id", "user_id", "version", "created_at", "updated_at", "doc"}
+)
+
+
+def field_names(table: Table) -> list[str]:
+    """The indexed fields of a kind's table (``backup_name``, ``status``...), in table order."""
+    return [column.name for column in table.c if column.name not in CORE_COLUMNS]
+
+
 def noun_of(table: Table) -> str:
     """The singular its messages name a record of ``table`` by ("backup")."""
     noun: str = table.info["noun"]

@@ -46,7 +46,7 @@ from freezer_api.storage.base import (
 )
 from freezer_api.storage.sql import commit, filters, prepared
 from freezer_api.storage.sql import engine as engines
-from freezer_api.storage.sql.models import TABLES, noun_of
+from freezer_api.storage.sql.models import TABLES, field_names, noun_of
 
 LOG = logging.getLogger(__name__)
 
@@ -190,12 +190,7 @@ class SqlRepository:
             if self._load_doc is not None and table.info.get("embeds_stored")
             else self._load_doc
         )
-        self._field_names = frozenset(
-            column.name
-            for column in columns
-            if column.name not in {"pk", "doc_id", "project_id", "user_id", "version", "doc"}
-            and column.name not in {"created_at", "updated_at"}
-        )
+        self._field_names = frozenset(field_names(table))
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[Connection]:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, insert, select
 
 from freezer_api import jsonfast
 from freezer_api.storage.sql import engine as engines
-from freezer_api.storage.sql.models import TABLES
+from freezer_api.storage.sql.models import TABLES, field_names
 from freezer_api.storage.sql.store import translated_errors
 
 CORE = ("doc_id", "project_id", "user_id", "version", "doc")
@@ -25,8 +25,7 @@ BATCH = 1000
 
 
 def _field_names(kind: str) -> list[str]:
-    excluded = {"pk", "created_at", "updated_at", *CORE}
-    return [column.name for column in TABLES[kind].c if column.name not in excluded]
+    return field_names(TABLES[kind])
 
 
 def export_records(engine: Engine) -> Iterator[dict[str, Any]]:
