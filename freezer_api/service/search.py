@@ -26,6 +26,8 @@ class Search:
     time_before: int | None = None
     #: ``?sort=key:dir,...``: (key, descending) in order
     sort: tuple[tuple[str, bool], ...] = ()
+    #: the keys of ``match`` given as query parameters (only indexed keys may be)
+    query_keys: tuple[str, ...] = ()
 
 
 #: Query parameters that are not filters.
@@ -110,11 +112,13 @@ def parse_search(document: Any, query: Mapping[str, str]) -> Search:
         raise InvalidDocument("The search document must be a JSON object.")
     match = _pairs(document.get("match"), "match")
     match_not = _pairs(document.get("match_not"), "match_not")
+    query_keys = []
     for key, value in query.items():
         if key == "search":
             match.append(("_all", value))
         elif key not in RESERVED:
             match.append((key, value))
+            query_keys.append(key)
     plain: list[Pair] = []
     text: list[str] = []
     for key, value in match:
@@ -133,6 +137,7 @@ def parse_search(document: Any, query: Mapping[str, str]) -> Search:
         time_after=_time(document.get("time_after", query.get("time_after")), "time_after"),
         time_before=_time(document.get("time_before", query.get("time_before")), "time_before"),
         sort=parse_sort(query.get("sort")),
+        query_keys=tuple(query_keys),
     )
 
 
@@ -165,6 +170,20 @@ class SearchFields:
         return tuple(SortKey(self.sortable[key], descending) for key, descending in search.sort)
 
     def filters(self, search: Search) -> tuple[Filter | AnyOf, ...]:
+        """The storage filters of ``search``.
+
+        Raises InvalidDocument for a query parameter that is no indexed key: a typo
+        (``time_afer``) would otherwise match nothing, silently. Other document keys are
+        searched with the search document of the body.
+        """
+        for key in search.query_keys:
+            if key not in self.columns:
+                accepted = ", ".join(sorted(RESERVED | {"search"} | set(self.columns)))
+                raise InvalidDocument(
+                    f"Unknown query parameter {key!r}; this list accepts: {accepted}. Other "
+                    'keys of the documents are searched with {"match": [{key: value}]} in '
+                    "the body."
+                )
         found: list[Filter | AnyOf] = [
             Filter(self._field(key), value) for key, value in search.match
         ]

@@ -395,3 +395,33 @@ def test_other_kinds_sort_by_their_ids(api):
     assert [job["job_id"] for job in api.listed("jobs", query="sort=job_id:desc")] == jobs[::-1]
     result = api.get("sessions", query_string="sort=status")
     assert result.status_code == 400 and "the keys are: session_id" in result.json["description"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "query", "accepted"),
+    [
+        ("backups", "time_afer=1700000000", "backup_name"),
+        ("backups", "backup_metadata.fs_real_path=/etc", "time_after"),
+        ("jobs", "statuss=running", "client_id"),
+        ("sessions", "schedule_interval=daily", "session_id"),
+    ],
+)
+def test_a_query_parameter_that_filters_on_no_indexed_key_is_400_naming_the_accepted(
+    api, kind, query, accepted
+):
+    api.created("backups", make_backup())
+    result = api.get(kind, query_string=query)
+    assert result.status_code == 400
+    description = result.json["description"]
+    key = query.split("=")[0]
+    assert f"Unknown query parameter {key!r}" in description
+    assert accepted in description and "limit" in description and '{"match"' in description
+
+
+def test_the_parameters_the_official_clients_send_are_accepted(api):
+    """python-freezerclient 6.5.0 sends limit and offset (and all_projects for jobs)."""
+    api.created("backups", make_backup())
+    assert api.get("backups", query_string="limit=10&offset=0").status_code == 200
+    assert api.get("jobs", query_string="limit=10&offset=0&all_projects=False").status_code == 200
+    listed = api.get("backups", query_string="hostname=db1.example.org&search=etc")
+    assert listed.status_code == 200
