@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -12,12 +13,15 @@ from freezer_api import jsonfast
 from freezer_api.api import errors as api_errors
 from freezer_api.api import middleware, pipeline, routes
 from freezer_api.api.resources import ApiVersion, Limits, Parts
-from freezer_api.config import Settings, build_conf
+from freezer_api.config import Settings, build_conf, ignored_options
 from freezer_api.keystone import Trusts
 from freezer_api.policy import Policy
 from freezer_api.service.documents import Clock, Wiring
 from freezer_api.storage import open_backend
 from freezer_api.storage.base import Backend, Storage
+from freezer_api.storage.sql.engine import masked_url
+
+LOG = logging.getLogger(__name__)
 
 
 def storage_options(settings: Settings) -> dict[str, Any]:
@@ -25,6 +29,7 @@ def storage_options(settings: Settings) -> dict[str, Any]:
         "pool_size": settings.pool_size,
         "max_overflow": settings.max_overflow,
         "pool_timeout": settings.pool_timeout,
+        "pool_recycle": settings.pool_recycle,
         "sqlite_synchronous": settings.sqlite_synchronous,
     }
 
@@ -131,3 +136,15 @@ def backend(settings: Settings) -> Backend:
 def prepare_database(settings: Settings) -> None:
     """Create/upgrade an embedded SQLite schema, or check that another engine's is current."""
     backend(settings).prepare(create=settings.sync_on_start)
+
+
+def log_start(settings: Settings) -> None:
+    """Say what the server reads: its configuration files, its database, what it ignores."""
+    LOG.info(
+        "configuration files: %s; database: %s",
+        ", ".join(settings.config_files) or "none (the defaults)",
+        masked_url(settings.database_url),
+    )
+    if settings.conf is not None:
+        for line in ignored_options(settings.conf):
+            LOG.warning(line)

@@ -6,9 +6,12 @@ This is the only module that reads configuration files or the environment.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
+import io
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,10 +19,10 @@ from typing import Any
 import platformdirs
 from keystoneauth1 import loading as ks_loading
 from keystonemiddleware import auth_token
-from oslo_config import cfg
+from oslo_config import cfg, types
 from oslo_middleware import opts as middleware_opts
 
-from freezer_api import version
+from freezer_api import logs, version
 
 #: Searched in this order when no ``--config-file`` is given; the first is the seed's path.
 DEFAULT_CONFIG_FILES = ("/etc/freezer-api.conf", "/etc/freezer/freezer-api.conf")
@@ -29,6 +32,26 @@ def default_database_url() -> str:
     """Return the SQLite URL used when ``[database] connection`` is not set."""
     data_dir = Path(platformdirs.user_data_dir("freezer-api"))
     return f"sqlite:///{data_dir / 'freezer-api.db'}"
+
+
+class SqliteSynchronous(types.String):
+    """FULL or NORMAL; freezer-api 19.0.0's boolean (oslo.db) as FULL (true) or NORMAL."""
+
+    #: NOTE: not on/off, which SQLite's own values (OFF) would make ambiguous
+    BOOLEANS = {"true": "FULL", "yes": "FULL", "1": "FULL"} | {
+        "false": "NORMAL",
+        "no": "NORMAL",
+        "0": "NORMAL",
+    }
+
+    def __init__(self) -> None:
+        super().__init__(choices=["FULL", "NORMAL"], ignore_case=True, type_name="mode")
+
+    def __call__(self, value: Any) -> str:
+        if isinstance(value, bool):
+            value = str(value)
+        mode = self.BOOLEANS.get(str(value).strip().lower())
+        return mode if mode is not None else str(super().__call__(value)).upper()
 
 
 default_opts = [
@@ -58,14 +81,21 @@ database_opts = [
         help="SQLAlchemy URL of the database. Default: a SQLite file in the data directory of "
         "the user the server runs as, ~/.local/share/freezer-api/freezer-api.db on Linux.",
     ),
-    cfg.StrOpt(
+    cfg.Opt(
         "sqlite_synchronous",
+        type=SqliteSynchronous(),
         default="FULL",
-        choices=["FULL", "NORMAL"],
         help="SQLite PRAGMA synchronous in WAL mode. FULL makes every acknowledged write survive "
-        "a power loss; NORMAL survives process crashes only, and is faster.",
+        "a power loss; NORMAL survives process crashes only, and is faster. The boolean of "
+        "freezer-api 19.0.0 (oslo.db) is read too: true is FULL, false is NORMAL.",
     ),
-    cfg.IntOpt("pool_size", default=5, min=1, help="Connections kept open per process."),
+    cfg.IntOpt(
+        "pool_size",
+        default=5,
+        min=1,
+        deprecated_opts=[cfg.DeprecatedOpt("max_pool_size", group="database")],
+        help="Connections kept open per process.",
+    ),
     cfg.IntOpt(
         "max_overflow", default=10, min=0, help="Extra connections a process may open under load."
     ),
@@ -74,6 +104,14 @@ database_opts = [
         default=10,
         min=1,
         help="Seconds to wait for a free connection or a SQLite write lock before answering 503.",
+    ),
+    cfg.IntOpt(
+        "connection_recycle_time",
+        default=3600,
+        min=-1,
+        deprecated_opts=[cfg.DeprecatedOpt("idle_timeout", group="database")],
+        help="Seconds after which a pooled connection is replaced (-1: never); keep it below "
+        "the database's or a proxy's idle timeout. Not used for SQLite.",
     ),
     cfg.BoolOpt(
         "sync_on_start",
@@ -95,6 +133,9 @@ paste_opts = [
         "shipped with freezer-api). Its composite named after auth_strategy is served.",
     ),
 ]
+
+#: what freezer-api 19.0.0's own paste file names; such a file cannot build this server
+LEGACY_PASTE_FACTORIES = ("freezer_api.service:", "freezer_api.api.versions:")
 
 centralized_scheduler_opts = [
     cfg.BoolOpt(
@@ -132,6 +173,10 @@ noauth_opts = [
         "port can then act as anyone: never do this on a shared network.",
     ),
 ]
+
+
+#: the first groups of ``registered_opts()`` are this server's own
+OWN_GROUPS = 6
 
 
 def registered_opts() -> list[tuple[str, Sequence[Any]]]:
@@ -202,6 +247,7 @@ class Settings:
     pool_size: int = 5
     max_overflow: int = 10
     pool_timeout: int = 10
+    pool_recycle: int = 3600
     sync_on_start: bool = True
     default_limit: int = 10
     max_limit: int = 1000
@@ -228,6 +274,7 @@ def new_conf() -> cfg.ConfigOpts:
         for name, value in defaults.items():
             conf.set_default(name, value, group=group)
     ks_loading.register_auth_conf_options(conf, "keystone_authtoken")
+    logs.register_options(conf)
     return conf
 
 
@@ -245,15 +292,29 @@ def build_conf(argv: Sequence[str] = (), *, config_files: bool = True) -> cfg.Co
     With ``config_files=False`` no default file is read (the defaults, for tests).
     """
     conf = new_conf()
-    conf(
-        list(argv),
-        project="freezer-api",
-        prog="freezer-api",
-        default_config_files=default_config_files() if config_files else [],
-        default_config_dirs=[],
-        validate_default_values=True,
-        version=version(),
-    )
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            conf(
+                list(argv),
+                project="freezer-api",
+                prog="freezer-api",
+                default_config_files=default_config_files() if config_files else [],
+                default_config_dirs=[],
+                validate_default_values=True,
+                version=version(),
+            )
+    except SystemExit as stop:
+        # NOTE: oslo.config writes a bad value of a command-line option read from a file
+        # on stderr and exits 1; it is raised like every other bad value
+        text = said.getvalue()
+        if stop.code == 1 and text.startswith("argument --"):
+            where = ", ".join(default_config_files() if config_files else []) or "--config-file"
+            problem = " ".join(text.removeprefix("argument --").split())
+            raise ValueError(f"[DEFAULT] {problem} (in {where} or the command line)") from None
+        sys.stderr.write(text)
+        raise
+    sys.stderr.write(said.getvalue())
     return conf
 
 
@@ -270,6 +331,7 @@ def settings_from_conf(conf: cfg.ConfigOpts) -> Settings:
         pool_size=conf.database.pool_size,
         max_overflow=conf.database.max_overflow,
         pool_timeout=conf.database.pool_timeout,
+        pool_recycle=conf.database.connection_recycle_time,
         sync_on_start=conf.database.sync_on_start,
         default_limit=conf.api.default_limit,
         max_limit=conf.api.max_limit,
@@ -281,13 +343,162 @@ def settings_from_conf(conf: cfg.ConfigOpts) -> Settings:
             roles=tuple(role.strip().lower() for role in conf.noauth.roles if role.strip()),
         ),
         allow_remote_noauth=conf.noauth.allow_remote,
-        paste_config=conf.paste_deploy.config_file,
+        paste_config=paste_file(conf.paste_deploy.config_file),
         central_trusts=conf.centralized_scheduler.enabled,
         config_files=tuple(conf.config_file or ()),
         conf=conf,
     )
 
 
+def paste_file(name: str | None) -> str | None:
+    """The ``[paste_deploy] config_file`` to load: None for the packaged one.
+
+    freezer-api 19.0.0's configuration names its own paste file (``freezer-paste.ini``,
+    found beside the configuration); its factories are not this server's, so the packaged
+    pipeline serves instead (``ignored_options`` says so at start).
+    """
+    if name is None or is_legacy_paste_file(name):
+        return None
+    return name
+
+
+def is_legacy_paste_file(name: str) -> bool:
+    path = Path(name)
+    if not path.is_absolute() and not path.exists():
+        return name == "freezer-paste.ini"
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return False
+    return any(factory in text for factory in LEGACY_PASTE_FACTORIES)
+
+
+#: (section, option) of freezer-api 19.0.0's configuration (oslo.db's [database] included)
+#: that this server does not read, and why
+IGNORED_OPTIONS = {
+    ("database", "backend"): "only SQLAlchemy is used; [database] connection names the engine",
+    ("database", "slave_connection"): "every read goes to [database] connection",
+    ("database", "asyncio_connection"): "the server does not use asyncio",
+    ("database", "asyncio_slave_connection"): "the server does not use asyncio",
+    ("database", "synchronous_reader"): "every read goes to [database] connection",
+    ("database", "mysql_sql_mode"): "the server sets what it needs on each MariaDB/MySQL "
+    "connection (utf8mb4, READ COMMITTED)",
+    ("database", "mysql_wsrep_sync_wait"): "not configurable; Galera's default applies",
+    ("database", "max_retries"): "an unreachable database stops the start at once; let the "
+    "service manager restart it (Restart=on-failure)",
+    ("database", "retry_interval"): "an unreachable database stops the start at once",
+    ("database", "connection_debug"): "set [DEFAULT] default_log_levels to sqlalchemy.engine=INFO",
+    ("database", "connection_trace"): "set [DEFAULT] default_log_levels to sqlalchemy.engine=INFO",
+    ("database", "use_db_reconnect"): "a request whose database fails answers 503 with "
+    "Retry-After; the clients retry",
+    ("database", "db_retry_interval"): "a request whose database fails answers 503",
+    ("database", "db_inc_retry_interval"): "a request whose database fails answers 503",
+    ("database", "db_max_retry_interval"): "a request whose database fails answers 503",
+    ("database", "db_max_retries"): "a request whose database fails answers 503",
+    ("database", "connection_parameters"): "put them in the query of [database] connection",
+    ("storage", "backend"): "the catalogue is in [database] connection",
+    ("storage", "driver"): "the catalogue is in [database] connection",
+    ("centralized_scheduler", "enforce_trusts"): "trusts are made for the jobs of central "
+    "clients only",
+    ("centralized_scheduler", "service_user"): "the trustee is the user of auth_section, as "
+    "19.0.0 recommends",
+    ("centralized_scheduler", "service_user_domain"): "the trustee is the user of auth_section",
+}
+
+#: sections of freezer-api 19.0.0 this server does not read, and why
+IGNORED_SECTIONS = {
+    "elasticsearch": "the Elasticsearch store of freezer-api is not read; the catalogue is "
+    "in [database] connection",
+}
+
+
+def ignored_options(conf: cfg.ConfigOpts) -> list[str]:
+    """One line for each option of the configuration files that the server does not read.
+
+    Sections of other libraries (whose options are registered when they load, such as
+    an auth plugin's) are left to them.
+    """
+    own = {group for group, _ in registered_opts()[:OWN_GROUPS]}
+    known = known_options(conf)
+    lines = []
+    for path in conf.config_file or ():
+        sections: dict[str, dict[str, list[str]]] = {}
+        cfg.ConfigParser(path, sections).parse()
+        for section, options in sections.items():
+            for key in options:
+                why = IGNORED_OPTIONS.get((section, key)) or IGNORED_SECTIONS.get(section)
+                if why is None and section in own and (section, key) not in known:
+                    spelt = key.replace("-", "_")
+                    why = (
+                        f"options are spelt with underscores: {spelt}"
+                        if (section, spelt) in known
+                        else "freezer-api has no such option"
+                    )
+                if why is not None:
+                    lines.append(f"{path}: [{section}] {key} is ignored: {why}")
+    name = conf.paste_deploy.config_file
+    if name is not None and paste_file(name) is None:
+        lines.append(
+            f"[paste_deploy] config_file {name} is freezer-api 19.0.0's pipeline, which "
+            "cannot serve this server: the packaged api-paste.ini serves instead"
+        )
+    return lines
+
+
+def known_options(conf: cfg.ConfigOpts) -> set[tuple[str, str]]:
+    """(section, option) of every option registered on ``conf``, deprecated names included."""
+    known: set[tuple[str, str]] = set()
+    for name in conf:
+        value = conf[name] if name != "config_file" else None
+        if isinstance(value, cfg.ConfigOpts.GroupAttr):
+            known.update((name, option) for option in value)
+        else:
+            known.add(("DEFAULT", name))
+    for group, opts in registered_opts():
+        for opt in opts:
+            for old in opt.deprecated_opts:
+                known.add((old.group or group, old.name or opt.dest))
+    return known
+
+
+def check_values(conf: cfg.ConfigOpts) -> None:
+    """Read every registered option once, so that a bad value in a file is found at start.
+
+    NOTE: oslo.config checks a value when it is first read; some are read only by a
+    worker's middleware, or when a request needs them.
+    """
+    for name in conf:
+        try:
+            value = conf[name]
+        except cfg.ConfigFileValueError as error:
+            raise bad_value("DEFAULT", name, conf, error) from None
+        if isinstance(value, cfg.ConfigOpts.GroupAttr):
+            for option in value:
+                try:
+                    value[option]
+                except cfg.ConfigFileValueError as error:
+                    raise bad_value(name, option, conf, error) from None
+
+
+def bad_value(
+    group: str, name: str, conf: cfg.ConfigOpts, error: cfg.ConfigFileValueError
+) -> ValueError:
+    """``[group] name in FILES: why`` (oslo.config's message names its internal types).
+
+    NOTE: ``conf.get_location`` would read the value again, and fail the same way.
+    """
+    files = conf.config_file or default_config_files()
+    where = f" in {', '.join(files)}" if files else ""
+    why = str(error).rsplit(" is not valid: ", 1)[-1]
+    return ValueError(f"[{group}] {name}{where}: {why}")
+
+
+def checked_settings(conf: cfg.ConfigOpts) -> Settings:
+    """``Settings`` of parsed options, once every value is known to be valid."""
+    check_values(conf)
+    return settings_from_conf(conf)
+
+
 def load_settings(argv: Sequence[str] = ()) -> Settings:
     """Read the configuration files named by ``argv`` (or the default paths)."""
-    return settings_from_conf(build_conf(argv))
+    return checked_settings(build_conf(argv))

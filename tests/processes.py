@@ -57,7 +57,10 @@ def running(
             start_new_session=True,
         )
     try:
-        wait_for(url, process, timeout)
+        try:
+            wait_for(url, process, timeout)
+        except (RuntimeError, TimeoutError) as error:
+            raise RuntimeError(f"{error}; its output:\n{log.read_text()[-6000:]}") from None
         yield process
     finally:
         if process.poll() is None:

@@ -124,6 +124,7 @@ def test_the_shipped_sample_shows_the_defaults_the_server_uses(tmp_path):
     assert "[oslo_policy]" in text and "#policy_file = policy.yaml" in text
     assert "#max_request_body_size = 1048576" in text
     assert "#disable_by_file_path = /etc/freezer/healthcheck_disable" in text
+    assert "#log_file = <None>" in text and ",alembic=WARN" in text  # oslo.log's, with ours
     assert str(Path.home()) not in text
     uncommented = tmp_path / "uncommented.conf"
     lines = []
@@ -144,3 +145,69 @@ def test_the_shipped_sample_shows_the_defaults_the_server_uses(tmp_path):
             assert section[opt.dest] == default[opt.dest], (group, opt.dest)
             compared += 1
     assert compared > 50
+    assert given.default_log_levels == defaults.default_log_levels
+
+
+#: a configuration written for freezer-api 19.0.0 (its options and oslo.db's)
+FREEZER_API_19_CONF = """\
+[DEFAULT]
+bind-port = 9999
+workers = 3
+[storage]
+backend = sqlalchemy
+driver = sqlalchemy
+[database]
+connection = sqlite:////srv/freezer.db
+max_pool_size = 7
+sqlite_synchronous = {synchronous}
+idle_timeout = 120
+max_retries = 3
+[paste_deploy]
+config_file = freezer-paste.ini
+[elasticsearch]
+hosts = http://127.0.0.1:9200
+[centralized_scheduler]
+enforce_trusts = false
+"""
+
+
+@pytest.mark.parametrize(("synchronous", "mode"), [("true", "FULL"), ("False", "NORMAL")])
+def test_a_freezer_api_19_configuration_keeps_its_meaning(tmp_path, synchronous, mode):
+    path = write(tmp_path / "old.conf", FREEZER_API_19_CONF.format(synchronous=synchronous))
+    settings = config.load_settings(["--config-file", path])
+    assert (settings.pool_size, settings.pool_recycle, settings.workers) == (7, 120, 3)
+    assert settings.sqlite_synchronous == mode
+    assert settings.paste_config is None  # 19.0.0's freezer-paste.ini cannot build this app
+
+
+def test_what_a_freezer_api_19_configuration_sets_in_vain_is_said_line_by_line(tmp_path):
+    path = write(tmp_path / "old.conf", FREEZER_API_19_CONF.format(synchronous="true"))
+    lines = config.ignored_options(config.build_conf(["--config-file", path]))
+    said = {line.split(" is ignored: ")[0].removeprefix(f"{path}: ") for line in lines}
+    assert said == {
+        "[DEFAULT] bind-port",
+        "[storage] backend",
+        "[storage] driver",
+        "[database] max_retries",
+        "[elasticsearch] hosts",
+        "[centralized_scheduler] enforce_trusts",
+        "[paste_deploy] config_file freezer-paste.ini is freezer-api 19.0.0's pipeline, which "
+        "cannot serve this server: the packaged api-paste.ini serves instead",
+    }
+    assert f"{path}: [DEFAULT] bind-port is ignored: options are spelt with underscores" in lines[0]
+
+
+def test_sqlite_synchronous_refuses_what_is_neither_a_mode_nor_a_boolean(tmp_path):
+    path = write(tmp_path / "api.conf", "[database]\nsqlite_synchronous = OFF\n")
+    with pytest.raises(ValueError, match=r"\[database\] sqlite_synchronous in .*FULL, NORMAL"):
+        config.load_settings(["--config-file", path])
+
+
+def test_a_paste_file_of_this_server_is_kept(tmp_path):
+    own = write(tmp_path / "api-paste.ini", "[pipeline:noauth]\npipeline = freezer_api\n")
+    legacy = write(
+        tmp_path / "freezer-paste.ini",
+        "[app:appv2]\npaste.app_factory = freezer_api.service:freezer_appv2_factory\n",
+    )
+    assert config.paste_file(own) == own
+    assert config.paste_file(legacy) is None

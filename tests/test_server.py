@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -84,7 +85,7 @@ def test_the_start_log_says_what_it_serves_once_bound_and_no_control_socket_is_m
 
 
 def test_a_database_password_is_masked_in_the_log():
-    from freezer_api.cli.serve import masked_url
+    from freezer_api.storage.sql.engine import masked_url
 
     masked = masked_url("postgresql://freezer:s3cret@db.example.org/freezer")
     assert "s3cret" not in masked and masked.startswith("postgresql://freezer:***@db.example.org")
@@ -108,34 +109,93 @@ def test_a_broken_policy_or_paste_file_stops_the_start_with_one_line(
     option = "policy_file" if section == "oslo_policy" else "config_file"
     conf = Path(write_config(tmp_path, free_port()))
     conf.write_text(conf.read_text() + f"[{section}]\n{option} = {path}\n")
+    assert said in cannot_start(str(conf))
+
+
+def cannot_start(conf: str, **env: str) -> str:
+    """Run freezer-api, which must stop with status 1 and one line; return that line."""
+    result = subprocess.run(
+        [str(BIN / "freezer-api"), "--config-file", conf],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
+    output = result.stdout
+    assert result.returncode == 1, output
+    errors = [line for line in output.splitlines() if "freezer-api cannot start: " in line]
+    assert len(errors) == 1, output
+    assert "Traceback" not in output and "Booting worker" not in output
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ("[DEFAULT]\nthreads = none\n", "[DEFAULT] threads in {conf}: invalid literal"),
+        ("[keystone_authtoken]\nhttp_connect_timeout = 1s\n", "[keystone_authtoken] "),
+        # a command-line option (oslo.log's) set in a file
+        ("[DEFAULT]\nuse_json = maybe\n", "[DEFAULT] use_json: Invalid Boolean value: maybe"),
+    ],
+)
+def test_a_bad_option_value_stops_the_start_with_one_line(tmp_path, options, said):
+    conf = Path(write_config(tmp_path, free_port()))
+    conf.write_text(conf.read_text() + options)
+    assert said.format(conf=conf) in cannot_start(str(conf))
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "mysql+pymysql"])
+def test_an_unreachable_database_stops_the_start_with_one_line(tmp_path, scheme):
+    port = free_port()  # nothing listens there
+    conf = write_config(tmp_path, free_port())
+    text = (
+        Path(conf)
+        .read_text()
+        .replace(
+            f"sqlite:///{tmp_path / 'served.db'}", f"{scheme}://freezer:s3cret@127.0.0.1:{port}/x"
+        )
+    )
+    Path(conf).write_text(text)
+    line = cannot_start(conf)
+    assert f"127.0.0.1:{port}" in line and "s3cret" not in line
+
+
+def test_with_a_log_file_a_failed_start_is_said_on_stderr_too(tmp_path):
+    conf = Path(write_config(tmp_path, free_port(), sync_on_start="false"))
+    log_file = tmp_path / "api.log"
+    conf.write_text(conf.read_text().replace("[DEFAULT]\n", f"[DEFAULT]\nlog_file = {log_file}\n"))
     result = subprocess.run(
         [str(BIN / "freezer-api"), "--config-file", str(conf)],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert result.returncode == 1, result.stderr
-    errors = [line for line in result.stderr.splitlines() if "cannot start" in line]
-    assert len(errors) == 1 and said in errors[0], result.stderr
-    assert "Traceback" not in result.stderr and "Booting worker" not in result.stderr
+    assert result.returncode == 1
+    assert "freezer-manage db sync" in result.stderr
+    assert "freezer-manage db sync" in log_file.read_text()
 
 
 def test_freezer_api_refuses_an_unmigrated_server_database(tmp_path):
-    port = free_port()
-    conf = write_config(tmp_path, port, sync_on_start="false")
-    result = subprocess.run(
-        [str(BIN / "freezer-api"), "--config-file", conf],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 1
-    assert "freezer-manage db sync" in result.stderr
+    conf = write_config(tmp_path, free_port(), sync_on_start="false")
+    assert "freezer-manage db sync" in cannot_start(conf)
 
 
-def test_the_seed_uwsgi_command_serves_the_app(tmp_path):
+@pytest.mark.parametrize(
+    ("module", "old_options"),
+    [
+        ("freezer_api.cmd.api", ""),  # the seed README's line
+        # freezer-api 19.0.0's module, with options of its configuration
+        (
+            "freezer_api.wsgi",
+            "[storage]\nbackend = sqlalchemy\n[paste_deploy]\nconfig_file = freezer-paste.ini\n",
+        ),
+    ],
+)
+def test_uwsgi_serves_the_app_under_either_module_name(tmp_path, module, old_options):
     port = free_port()
     conf = write_config(tmp_path, port)
+    Path(conf).write_text(Path(conf).read_text() + old_options)
     base = f"http://127.0.0.1:{port}"
     argv = [
         str(BIN / "uwsgi"),
@@ -143,12 +203,16 @@ def test_the_seed_uwsgi_command_serves_the_app(tmp_path):
         f"127.0.0.1:{port}",
         "--need-app",
         "--master",
+        "--die-on-term",
         "--module",
-        "freezer_api.cmd.api:application",
+        f"{module}:application",
     ]
     env = {"FREEZER_API_CONFIG": conf}
-    with running(argv, f"{base}/", tmp_path / "log", env=env, stop_signal=signal.SIGINT):
+    with running(argv, f"{base}/", tmp_path / "log", env=env):
         exercise(base)
+    log = (tmp_path / "log").read_text()
+    assert f"configuration files: {conf}" in log
+    assert ("[storage] backend is ignored" in log) == bool(old_options)
 
 
 def statuses_on_one_connection(port: int) -> list[int]:
@@ -216,24 +280,17 @@ def test_answers_given_before_the_body_is_read_keep_the_connection(tmp_path, ser
 
 
 @pytest.mark.parametrize(
-    ("extra", "code", "said"),
+    ("extra", "said"),
     [
-        ({"bind_host": "0.0.0.0"}, 1, "[noauth] allow_remote"),
-        ({"bind_host": "::"}, 1, "[noauth] allow_remote"),
+        ({"bind_host": "0.0.0.0"}, "[noauth] allow_remote"),
+        ({"bind_host": "::"}, "[noauth] allow_remote"),
     ],
 )
-def test_noauth_refuses_a_network_address(tmp_path, extra, code, said):
+def test_noauth_refuses_a_network_address(tmp_path, extra, said):
     conf = write_config(tmp_path, free_port())
     with open(conf, "a") as handle:
         handle.write("[DEFAULT]\n" + "".join(f"{k} = {v}\n" for k, v in extra.items()))
-    result = subprocess.run(
-        [str(BIN / "freezer-api"), "--config-file", conf],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == code
-    assert said in result.stderr
+    assert said in cannot_start(conf)
 
 
 def test_noauth_on_a_network_address_can_be_forced_and_says_so(tmp_path):

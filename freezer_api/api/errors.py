@@ -47,7 +47,11 @@ def render_freezer_error(
     if isinstance(ex, PayloadTooLarge):
         raise falcon.HTTPContentTooLarge(title="Request Body Too Large", description=str(ex))
     cls = next(cls for cls in type(ex).__mro__ if cls in STATUS)
-    headers = {"Retry-After": "5"} if isinstance(ex, errors.StorageUnavailable) else None
+    headers = None
+    if isinstance(ex, errors.StorageUnavailable):
+        # NOTE: oslo.log ends the line with the error being handled, ``ex``
+        LOG.warning("%s %s answered 503", req.method, req.relative_uri)
+        headers = {"Retry-After": "5"}
     raise falcon.HTTPError(STATUS[cls], title=TITLES[cls], description=str(ex), headers=headers)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import falcon
 
+from freezer_api import logs
 from freezer_api.config import NoauthIdentity
 from freezer_api.context import Identity
 from freezer_api.errors import InvalidDocument, Unauthorized
@@ -66,7 +67,7 @@ class KeystoneIdentity:
         project_id = env.get("HTTP_X_PROJECT_ID") or env.get("HTTP_X_TENANT_ID")
         if not user_id or not project_id:
             raise Unauthorized("A project-scoped token is required.")
-        req.context.identity = Identity(
+        identity = Identity(
             user_id=user_id,
             user_name=env.get("HTTP_X_USER_NAME") or "",
             project_id=project_id,
@@ -74,6 +75,8 @@ class KeystoneIdentity:
             request_id=env.get("openstack.request_id", ""),
             auth_token=env.get("HTTP_X_AUTH_TOKEN") or "",
         )
+        logs.identify(env, identity.user_id, identity.user_name, identity.project_id)
+        req.context.identity = identity
 
 
 class NoauthIdentityMiddleware:
@@ -105,6 +108,7 @@ class NoauthIdentityMiddleware:
         # NOTE: these go into SQL; Keystone's (the other middleware) never hold NUL.
         if "\x00" in f"{identity.user_id}{identity.user_name}{identity.project_id}":
             raise InvalidDocument("The identity headers must not contain U+0000 (NUL).")
+        logs.identify(env, identity.user_id, identity.user_name, identity.project_id)
         req.context.identity = identity
 
 

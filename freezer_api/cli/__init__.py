@@ -2,13 +2,6 @@
 """Console commands: ``freezer-api`` and ``freezer-manage``."""
 
 import ipaddress
-import logging
-
-LOG_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s %(message)s"
-
-
-def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
 
 
 def is_loopback(host: str) -> bool:

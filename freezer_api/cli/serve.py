@@ -8,12 +8,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
-from sqlalchemy.engine import make_url
 
-from freezer_api.app import check_wiring, create_app, prepare_database
-from freezer_api.cli import LOG_FORMAT, is_loopback, setup_logging
-from freezer_api.config import Settings, load_settings
+from freezer_api import logs
+from freezer_api.app import check_wiring, create_app, log_start, prepare_database
+from freezer_api.cli import is_loopback
+from freezer_api.config import Settings, build_conf, checked_settings
 
 LOG = logging.getLogger(__name__)
 
@@ -40,9 +41,8 @@ class Server(BaseApplication):  # type: ignore[misc]
             "timeout": 60,
             "graceful_timeout": 30,
             "keepalive": 5,
-            "errorlog": "-",
-            "logconfig_dict": {},
-            "access_log_format": '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+            # NOTE: the app writes the access lines (logs.RequestLog), under uwsgi too
+            "logger_class": GunicornLog,
             "proc_name": "freezer-api",
             # NOTE: said once the port is bound, not before
             "when_ready": lambda arbiter: log_serving(settings),
@@ -54,13 +54,28 @@ class Server(BaseApplication):  # type: ignore[misc]
                 self.cfg.set(key, value)
 
     def load(self) -> Any:
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
         return create_app(self._settings)
 
 
-def masked_url(url: str) -> str:
-    """``url`` with its password hidden, for the log."""
-    return make_url(url).render_as_string(hide_password=True)
+class GunicornLog(glogging.Logger):  # type: ignore[misc]
+    """gunicorn's own lines through the handlers oslo.log set up, in its format.
+
+    SIGUSR1 (log rotation) reopens the log files of the master and of every worker.
+    """
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in list(self.error_log.handlers):
+            self.error_log.removeHandler(handler)
+        self.error_log.propagate = True
+
+    def reopen_files(self) -> None:
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.FileHandler):
+                handler.close()  # NOTE: reopened by its next line
+
+    def close_on_exec(self) -> None:
+        pass
 
 
 def log_serving(settings: Settings) -> None:
@@ -92,20 +107,19 @@ def check_exposure(settings: Settings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``freezer-api [--config-file F] [--bind-host H] [--bind-port P] [--workers N]``."""
-    setup_logging()
+    logs.boot()
+    conf = None
     try:
-        settings = load_settings(sys.argv[1:] if argv is None else argv)
+        conf = build_conf(sys.argv[1:] if argv is None else argv)
+        logs.setup(conf)
+        settings = checked_settings(conf)
+        log_start(settings)
         check_exposure(settings)
         check_wiring(settings)
         prepare_database(settings)
     except Exception as error:  # noqa: BLE001 - any start-up failure ends here, said once
-        LOG.error("freezer-api cannot start: %s", error)
+        logs.fatal(conf, LOG, f"freezer-api cannot start: {error}")
         return 1
-    LOG.info(
-        "configuration files: %s; database: %s",
-        ", ".join(settings.config_files) or "none (the defaults)",
-        masked_url(settings.database_url),
-    )
     Server(settings).run()
     return 0
 

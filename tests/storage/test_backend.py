@@ -78,3 +78,22 @@ def test_export_then_import_through_the_backend(blank_url, tmp_path):
         assert found is not None and found.doc == {"n": 1}
     finally:
         copied.close()
+
+
+def test_processes_that_start_together_prepare_one_sqlite_database_in_turn(tmp_path):
+    """uwsgi's lazy apps: every worker prepares the database as it starts."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    code = (
+        "import sys; from freezer_api.storage import open_backend; "
+        "open_backend(sys.argv[1], {}).prepare(create=True)"
+    )
+    starters = [
+        subprocess.Popen([sys.executable, "-c", code, url], stderr=subprocess.PIPE)
+        for _ in range(6)
+    ]
+    errors = [starter.communicate(timeout=60)[1].decode() for starter in starters]
+    assert [starter.returncode for starter in starters] == [0] * 6, errors
+    assert open_backend(url, {}).check() == []

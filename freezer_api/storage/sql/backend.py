@@ -7,7 +7,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from freezer_api.storage.base import Document, SchemaNotReady
+from sqlalchemy import exc
+
+from freezer_api.storage.base import Document, SchemaNotReady, StorageUnavailable
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql import legacy, migrate, transfer
 from freezer_api.storage.sql.store import SqlStorage
@@ -55,10 +57,16 @@ class SqlBackend:
         ]
 
     def prepare(self, *, create: bool) -> None:
-        if create and engines.is_sqlite(self.url):
-            self.upgrade()
-            return
-        problems = self.check()
+        try:
+            if create and engines.is_sqlite(self.url):
+                self.upgrade()
+                return
+            problems = self.check()
+        except (exc.OperationalError, exc.InterfaceError) as error:
+            reason = " ".join(str(error.orig or error).split())
+            raise StorageUnavailable(
+                f"the database at {engines.masked_url(self.url)} cannot be reached: {reason}"
+            ) from None
         if problems:
             raise SchemaNotReady("; ".join(problems))
 

@@ -35,6 +35,11 @@ def normalise_url(url: str) -> URL:
     return parsed
 
 
+def masked_url(url: str) -> str:
+    """``url`` with its password hidden, for the log."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -42,8 +47,8 @@ def is_sqlite(url: str) -> bool:
 def create_db_engine(url: str, options: Mapping[str, Any]) -> Engine:
     """Create the engine for ``url``.
 
-    ``options`` may hold ``pool_size``, ``max_overflow``, ``pool_timeout`` and
-    ``sqlite_synchronous``.
+    ``options`` may hold ``pool_size``, ``max_overflow``, ``pool_timeout``,
+    ``pool_recycle`` and ``sqlite_synchronous``.
     """
     parsed = normalise_url(url)
     timeout = int(options.get("pool_timeout", 10))
@@ -65,7 +70,7 @@ def create_db_engine(url: str, options: Mapping[str, Any]) -> Engine:
         pool_size=int(options.get("pool_size", 5)),
         max_overflow=int(options.get("max_overflow", 10)),
         pool_timeout=timeout,
-        pool_recycle=3600,
+        pool_recycle=int(options.get("pool_recycle", 3600)),
         **extra,
     )
 

@@ -39,8 +39,18 @@ def current(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision``; does nothing when it is already there."""
-    command.upgrade(_config(engine), revision)
+    """Bring the schema up to ``revision``; does nothing when it is already there.
+
+    On SQLite the database's write lock is held: processes that start together (uwsgi's
+    lazy apps) upgrade one after the other, and the later ones find nothing to do.
+    """
+    lock = engines.write_lock(engine.url.render_as_string(hide_password=False))
+    lock.acquire()
+    try:
+        command.upgrade(_config(engine), revision)
+    finally:
+        lock.release()
+        lock.close()
 
 
 def upgrade_url(url: str, options: dict[str, Any] | None = None) -> None:

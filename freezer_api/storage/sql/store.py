@@ -95,14 +95,15 @@ class translated_errors:  # noqa: N801 - used as a function: ``with translated_e
         if isinstance(error, exc.DBAPIError):
             if is_transient(error):
                 raise StorageBusy("The database is busy; try again.") from None
+            # NOTE: oslo.log ends a warning with the exception being handled (one line)
             if isinstance(error, (exc.OperationalError, exc.InterfaceError)):
-                LOG.warning("database unavailable: %s", error)
+                LOG.warning("database unavailable")
                 raise StorageUnavailable("The database is unavailable; try again later.") from None
             if error.connection_invalidated:
-                LOG.warning("database connection lost: %s", error)
+                LOG.warning("database connection lost")
                 raise StorageUnavailable("The database connection was lost; try again.") from None
         if isinstance(error, exc.TimeoutError):
-            LOG.warning("no database connection free: %s", error)
+            LOG.warning("no database connection free")
             raise StorageUnavailable("The database is overloaded; try again later.") from None
 
 
