@@ -89,7 +89,9 @@ def create_app(
     policy.load()
     falcon_app = create_falcon_app(settings, storage, policy, clock=clock, versions=versions)
     wrapped = pipeline.UnreadBodyDrain(
-        pipeline.load(settings.paste_config, settings.auth_strategy, conf, falcon_app),
+        pipeline.load(
+            settings.paste_config, settings.auth_strategy, conf, falcon_app, storage.ping
+        ),
         settings.max_body_size,
     )
 
@@ -118,7 +120,7 @@ def check_wiring(settings: Settings) -> None:
         raise AssertionError("the pipeline is only loaded here")
 
     try:
-        pipeline.load(settings.paste_config, settings.auth_strategy, conf, unused)
+        pipeline.load(settings.paste_config, settings.auth_strategy, conf, unused, lambda: None)
     except Exception as error:  # noqa: BLE001 - PasteDeploy raises several kinds
         where = settings.paste_config or "the packaged api-paste.ini"
         raise ValueError(f"[paste_deploy] config_file {where}: {_one_line(error)}") from None

@@ -219,7 +219,7 @@ MAX_BODY_SIZE = 1024 * 1024
 LIBRARY_DEFAULTS: dict[str, dict[str, Any]] = {
     "oslo_middleware": {"max_request_body_size": MAX_BODY_SIZE},
     "healthcheck": {
-        "backends": ["disable_by_file"],
+        "backends": ["disable_by_file", "database"],
         "disable_by_file_path": "/etc/freezer/healthcheck_disable",
     },
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from http import HTTPStatus
 from typing import Any
 
 import falcon
@@ -24,17 +25,6 @@ STATUS = {
     errors.StorageUnavailable: falcon.HTTP_503,
 }
 
-TITLES = {
-    errors.InvalidDocument: "Bad Request",
-    errors.Unauthorized: "Unauthorized",
-    errors.Forbidden: "Forbidden",
-    errors.NotFound: "Not Found",
-    errors.Conflict: "Conflict",
-    errors.PreconditionFailed: "Precondition Failed",
-    errors.Unprocessable: "Unprocessable Entity",
-    errors.StorageUnavailable: "Service Unavailable",
-}
-
 
 class PayloadTooLarge(errors.InvalidDocument):
     """The request body is larger than ``[api] max_body_size``."""
@@ -45,14 +35,14 @@ def render_freezer_error(
 ) -> None:
     """Answer a domain error with its status and a JSON body."""
     if isinstance(ex, PayloadTooLarge):
-        raise falcon.HTTPContentTooLarge(title="Request Body Too Large", description=str(ex))
+        raise falcon.HTTPContentTooLarge(description=str(ex))
     cls = next(cls for cls in type(ex).__mro__ if cls in STATUS)
     headers = None
     if isinstance(ex, errors.StorageUnavailable):
         # NOTE: oslo.log ends the line with the error being handled, ``ex``
         LOG.warning("%s %s answered 503", req.method, req.relative_uri)
         headers = {"Retry-After": "5"}
-    raise falcon.HTTPError(STATUS[cls], title=TITLES[cls], description=str(ex), headers=headers)
+    raise falcon.HTTPError(STATUS[cls], description=str(ex), headers=headers)
 
 
 def render_route_not_found(
@@ -81,9 +71,17 @@ DEFAULT_DESCRIPTIONS = {
 }
 
 
+def title(code: int) -> str:
+    """The one style of error titles: the status's reason phrase (``Not Found``)."""
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return "Error"
+
+
 def serialize_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError) -> None:
     """Always answer errors as JSON ``{"title", "description"}``, whatever the Accept header."""
-    body = {"title": ex.title or resp.status}
+    body = {"title": title(ex.status_code)}
     default = DEFAULT_DESCRIPTIONS.get(ex.status_code, "")
     description = ex.description or default.format(method=req.method, path=req.path)
     if description:

@@ -19,6 +19,8 @@ from oslo_middleware import healthcheck, request_id, sizelimit
 from oslo_utils import importutils
 from paste import deploy
 
+from freezer_api.api import errors as api_errors
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 DEFAULT_PASTE_FILE = Path(__file__).resolve().parent.parent / "api-paste.ini"
 
@@ -29,15 +31,23 @@ class Parts:
 
     conf: cfg.ConfigOpts
     falcon_app: WSGIApp
+    #: asks the database a trivial question (the ``database`` healthcheck backend)
+    ping: Callable[[], None]
 
 
 _parts: contextvars.ContextVar[Parts] = contextvars.ContextVar("freezer_api_pipeline")
 
 
-def load(paste_file: str | None, name: str, conf: cfg.ConfigOpts, falcon_app: WSGIApp) -> WSGIApp:
+def load(
+    paste_file: str | None,
+    name: str,
+    conf: cfg.ConfigOpts,
+    falcon_app: WSGIApp,
+    ping: Callable[[], None],
+) -> WSGIApp:
     """Load the pipeline ``name`` (the auth strategy) from the paste file."""
     path = Path(paste_file) if paste_file else DEFAULT_PASTE_FILE
-    token = _parts.set(Parts(conf, falcon_app))
+    token = _parts.set(Parts(conf, falcon_app, ping))
     try:
         application: WSGIApp = deploy.loadapp(f"config:{path.resolve()}", name=name)
     finally:
@@ -45,9 +55,14 @@ def load(paste_file: str | None, name: str, conf: cfg.ConfigOpts, falcon_app: WS
     return application
 
 
+def current() -> Parts:
+    """What the pipeline being loaded is built from (for the factories and plugins)."""
+    return _parts.get()
+
+
 def json_error(start_response: Callable[..., Any], status: str, description: str) -> list[bytes]:
     """Answer an error from middleware with the API's one JSON error body."""
-    title = status.split(" ", 1)[1]
+    title = api_errors.title(int(status.split(" ", 1)[0]))
     body = json.dumps({"title": title, "description": description}).encode()
     start_response(
         status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
@@ -298,7 +313,13 @@ def new_request_id() -> str:
 
 
 class RejectionsAsErrors:
-    """Give auth_token's own 401 answers the API's ``{"title", "description"}`` body."""
+    """Give auth_token's own answers the API's ``{"title", "description"}`` body.
+
+    Its 401s carry a JSON body of their own; its 503 (Keystone cannot be reached) is a
+    webob page in HTML or text, which becomes the API's JSON 503 with Retry-After.
+    """
+
+    REWRITTEN = ("401", "503")
 
     def __init__(self, app: WSGIApp) -> None:
         self._app = app
@@ -310,28 +331,39 @@ class RejectionsAsErrors:
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured.update(status=status, headers=headers)
-            if not status.startswith("401"):
+            if not status.startswith(self.REWRITTEN):
                 return start_response(status, headers, exc_info)
             return lambda data: None
 
         body = self._app(environ, capture)
-        if not captured.get("status", "").startswith("401"):
+        status = captured.get("status", "")
+        if not status.startswith(self.REWRITTEN):
             return body
         raw = b"".join(body)
-        try:
-            error = json.loads(raw)["error"]
-            description = str(error.get("message") or error)
-        except (ValueError, KeyError, TypeError):
-            return self._replay(start_response, captured, raw)
-        answer = json.dumps({"title": "Unauthorized", "description": description}).encode()
+        extra: list[tuple[str, str]] = []
+        if status.startswith("503"):
+            description = "The Keystone service is temporarily unavailable; try again later."
+            extra = [("Retry-After", "5")]
+        else:
+            try:
+                error = json.loads(raw)["error"]
+                description = str(error.get("message") or error)
+            except (ValueError, KeyError, TypeError):
+                return self._replay(start_response, captured, raw)
+        code = int(status.split(" ", 1)[0])
+        answer = json.dumps({"title": api_errors.title(code), "description": description})
         headers = [
             (name, value)
             for name, value in captured["headers"]
             if name.lower() not in {"content-type", "content-length"}
         ]
-        headers += [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))]
-        start_response(captured["status"], headers)
-        return [answer]
+        headers += [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(answer.encode()))),
+            *extra,
+        ]
+        start_response(status, headers)
+        return [answer.encode()]
 
     @staticmethod
     def _replay(

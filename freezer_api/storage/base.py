@@ -194,6 +194,9 @@ class Storage(Protocol):
         take turns.
         """
 
+    def ping(self) -> None:
+        """Ask the database a trivial question; StorageUnavailable when it cannot answer."""
+
     def close(self) -> None:
         """Release connections."""
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ def assert_error(result, status: int, said: str) -> None:
     body = result.json
     assert set(body) == {"title", "description"}
     assert said in body["description"], body
+    assert body["title"] == HTTPStatus(status).phrase  # one style: the reason phrase
 
 
 @pytest.fixture
@@ -200,3 +202,23 @@ def test_content_type_is_not_required(client):
         headers={**ALICE, "Content-Type": "text/plain"},
     )
     assert result.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("GET", "/nothing/here", {}, 404),
+        ("PUT", "/v2/p/backups", {}, 405),
+        ("GET", "/v2/p/backups", {"Accept": "text/html"}, 406),
+        ("GET", "/v2/project-a/backups/missing", {}, 404),
+        ("GET", "/v2/project-a/backups?time_afer=1", {}, 400),
+        ("GET", "/v2/p/backups", {}, 403),
+    ],
+)
+def test_every_error_title_is_the_reason_phrase_of_its_status(
+    client, method, path, headers, status
+):
+    path, _, query = path.partition("?")
+    result = client.simulate_request(method, path, query_string=query, headers={**ALICE, **headers})
+    assert result.status_code == status
+    assert result.json["title"] == HTTPStatus(status).phrase

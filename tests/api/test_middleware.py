@@ -14,7 +14,14 @@ from oslo_middleware import request_id
 from freezer_api.api.pipeline import new_request_id
 from freezer_api.app import create_app
 from freezer_api.config import load_settings
+from freezer_api.storage.sql.engine import create_db_engine
+from freezer_api.storage.sql.store import SqlStorage
 from tests.conftest import make_backup
+from tests.processes import free_port
+
+
+def open_storage(url: str, options: dict[str, int]) -> SqlStorage:
+    return SqlStorage(create_db_engine(url, options))
 
 
 def app_with(tmp_path: Path, storage, text: str) -> falcon.testing.TestClient:
@@ -69,6 +76,45 @@ def test_healthcheck_and_versions_need_no_token_under_keystone(tmp_path, storage
     refused = api.simulate_get("/v2/p/backups")
     assert refused.status_code == 401
     assert "Keystone uri" in refused.headers["www-authenticate"]
+
+
+def test_an_unreachable_keystone_answers_the_apis_json_503(tmp_path, storage):
+    nothing = free_port()
+    api = app_with(
+        tmp_path,
+        storage,
+        "[DEFAULT]\nauth_strategy = keystone\n"
+        f"[keystone_authtoken]\nwww_authenticate_uri = http://127.0.0.1:{nothing}/identity\n"
+        "auth_type = password\n"
+        f"auth_url = http://127.0.0.1:{nothing}/identity\n"
+        "username = freezer\npassword = secret\nproject_name = service\n"
+        "user_domain_id = default\nproject_domain_id = default\n",
+    )
+    for accept in ("application/json", "text/html", "*/*"):
+        answer = api.simulate_get(
+            "/v2/p/backups", headers={"X-Auth-Token": "a-token", "Accept": accept}
+        )
+        assert answer.status_code == 503
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.headers["retry-after"] == "5"
+        assert answer.json == {
+            "title": "Service Unavailable",
+            "description": "The Keystone service is temporarily unavailable; try again later.",
+        }
+
+
+def test_the_healthcheck_asks_the_database(tmp_path, storage):
+    api = app_with(tmp_path, storage, "[healthcheck]\ndetailed = false\n")
+    healthy = api.simulate_get("/healthcheck")
+    assert healthy.status_code == 200
+    assert re.match(request_id.ID_FORMAT, healthy.headers["x-openstack-request-id"])
+    # a database server nobody listens for
+    unreachable = open_storage(f"postgresql://freezer@127.0.0.1:{free_port()}/freezer", {})
+    broken = app_with(tmp_path, unreachable, "")
+    answer = broken.simulate_get("/healthcheck", headers={"Accept": "application/json"})
+    assert answer.status_code == 503, answer.text
+    assert answer.json["reasons"][-1].startswith("database: The database is unavailable")
+    unreachable.close()
 
 
 def test_proxy_headers_are_honoured_when_enabled(tmp_path, storage):

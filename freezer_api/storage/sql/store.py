@@ -620,6 +620,10 @@ class SqlStorage:
         with translated_errors("document"), self._transactions.transaction() as connection:
             yield self._within(connection)
 
+    def ping(self) -> None:
+        with translated_errors("database"), self.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
     def close(self) -> None:
         self._transactions.close()
         self._readers.close()
