@@ -10,7 +10,7 @@ LEGACY_VENV ?= .venv-freezer-api-19
 # pytest-xdist workers: a file's tests share one, so its session fixtures start once
 TEST_WORKERS ?= auto
 
-.PHONY: run test services lint typecheck check bench clean
+.PHONY: run test services try-cli lint typecheck check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test: $(VENV)/.installed-test $(KEYSTONE_VENV)/.installed $(LEGACY_VENV)/.instal
 	FREEZER_TEST_KEYSTONE_VENV=$(KEYSTONE_VENV) FREEZER_TEST_LEGACY_VENV=$(LEGACY_VENV) \
 	    $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile \
 	    --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+## try-cli: a local Keystone with freezer-api registered; prints the OS_* lines for the official CLI
+try-cli: $(VENV)/.installed-test $(KEYSTONE_VENV)/.installed
+	FREEZER_TEST_KEYSTONE_VENV=$(KEYSTONE_VENV) $(BIN)/python -m tests.keystone.local $(ARGS)
 
 ## services: install postgresql-15, mariadb-server, galera-4 (Debian, as root) and start them for the tests
 services:

@@ -9,6 +9,7 @@ read back with it too.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -126,12 +127,14 @@ def document_writer(last: str) -> Callable[[Any], str]:
     """``dumps`` for stored documents: a top-level ``last`` key is always written last.
 
     That is what lets ``reader_keeping`` hand that key's value over as its text.
+    NOTE: a partial, not a closure: psycopg caches its JSON dumpers by function, and
+    warns on every connection that a closure could leak.
     """
+    return functools.partial(_write_with_last, last=last)
 
-    def write(value: Any) -> str:
-        return dumps(with_key_last(value, last))
 
-    return write
+def _write_with_last(value: Any, last: str) -> str:
+    return dumps(with_key_last(value, last))
 
 
 def reader_keeping(key: str) -> Callable[[str | bytes], Any]:

@@ -4,16 +4,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any
 
 from freezer_api import version
 from freezer_api.app import backend
+from freezer_api.cli import progress
 from freezer_api.config import Settings, load_settings
+from freezer_api.errors import FreezerError
 from freezer_api.service import legacy
 from freezer_api.storage import open_backend
+from freezer_api.storage.base import Backend, Document, SchemaNotReady
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,10 +30,17 @@ def _parser() -> argparse.ArgumentParser:
     commands = database.add_subparsers(dest="command", required=True)
     commands.add_parser("sync", help="create or upgrade the schema to the current revision")
     commands.add_parser("version", help="print the schema revision of the database")
-    export = commands.add_parser("export", help="write every record as JSON lines")
+    export = commands.add_parser(
+        "export", help="write every record as JSON lines, from one consistent snapshot"
+    )
     export.add_argument("--output", "-o", metavar="PATH", help="file to write (default: stdout)")
     load = commands.add_parser(
         "import", help="load JSON lines from 'db export', or a freezer-api 19.0.0 database"
+    )
+    load.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check and insert everything, then roll it back: say what would be imported",
     )
     source = load.add_mutually_exclusive_group()
     source.add_argument("--input", "-i", metavar="PATH", help="file to read (default: stdin)")
@@ -37,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="SQLAlchemy URL of a freezer-api 19.0.0 database to copy from",
     )
+    for command in (export, load):
+        command.add_argument(
+            "--progress-every",
+            type=float,
+            default=10.0,
+            metavar="SECONDS",
+            help="when stderr is not a terminal, say how far it has gone this often (10)",
+        )
     return parser
 
 
@@ -48,41 +68,69 @@ def db_version(settings: Settings, args: argparse.Namespace) -> str:
     return backend(settings).version() or "none"
 
 
+def ready(settings: Settings) -> Backend:
+    """The backend of ``settings``, whose schema is the one this code needs."""
+    target = backend(settings)
+    problems = target.check()
+    if problems:
+        raise SchemaNotReady("; ".join(problems))
+    return target
+
+
 def db_export(settings: Settings, args: argparse.Namespace) -> str:
+    source = ready(settings)
     output: IO[str] = open(args.output, "w") if args.output else sys.stdout  # noqa: SIM115
-    count = 0
     try:
-        for record in backend(settings).export():
+        for record in progress.counted(source.export(), "exported", every=args.progress_every):
             output.write(json.dumps(record, separators=(",", ":")) + "\n")
-            count += 1
     finally:
         if output is not sys.stdout:
             output.close()
-    print(f"exported {count} records", file=sys.stderr)
     return ""
 
 
-def _lines(source: IO[str]) -> Iterator[dict[str, Any]]:
-    for number, line in enumerate(source, 1):
-        if line.strip():
-            try:
-                yield json.loads(line)
-            except ValueError as error:
-                raise ValueError(f"line {number} is not JSON: {error}") from None
+class Lines:
+    """The records of a JSON-lines file, remembering the line the last one came from."""
+
+    def __init__(self, source: IO[str]) -> None:
+        self._source = source
+        self.number = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for number, line in enumerate(self._source, 1):
+            self.number = number
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError as error:
+                    raise ValueError(f"not JSON: {error}") from None
 
 
 def db_import(settings: Settings, args: argparse.Namespace) -> str:
-    target = backend(settings)
+    target = ready(settings)
     if args.from_freezer_api:
-        rows = open_backend(args.from_freezer_api).read_freezer_api_19()
-        counts = target.import_records(list(legacy.legacy_records(rows)))
-    elif args.input:
-        with open(args.input) as source:
-            counts = target.import_records(_lines(source))
+        legacy_source = open_backend(args.from_freezer_api)
+        records = legacy.legacy_records(legacy_source.read_freezer_api_19)
+        counts = _imported(target, records, args)
     else:
-        counts = target.import_records(_lines(sys.stdin))
+        with open(args.input) if args.input else contextlib.nullcontext(sys.stdin) as source:
+            lines = Lines(source)
+            try:
+                counts = _imported(target, lines, args)
+            except (ValueError, FreezerError) as error:
+                where = args.input or "stdin"
+                raise ValueError(f"{where} line {lines.number}: {error}") from None
     summary = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
+    if args.dry_run:
+        return f"would import {summary or 'nothing'} (dry run: nothing was written)"
     return f"imported {summary or 'nothing'}"
+
+
+def _imported(
+    target: Backend, records: Iterable[Document], args: argparse.Namespace
+) -> Counter[str]:
+    read = progress.counted(records, "read", every=args.progress_every)
+    return target.import_records(read, dry_run=args.dry_run)
 
 
 COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], str]] = {

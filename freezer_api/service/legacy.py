@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from freezer_api.service.actions import action_document, action_fields
@@ -15,7 +15,8 @@ from freezer_api.service.schemas import CAPABILITIES
 from freezer_api.service.sessions import session_fields
 from freezer_api.storage.base import Document
 
-Rows = dict[str, list[dict[str, Any]]]
+#: the live rows of a freezer-api 19.0.0 table, streamed: ``rows("backups")``
+Rows = Callable[[str], Iterable[dict[str, Any]]]
 
 
 def _record(
@@ -35,7 +36,7 @@ def _record(
 
 
 def _backups(rows: Rows) -> Iterator[Document]:
-    for row in rows["backups"]:
+    for row in rows("backups"):
         metadata = row.get("backup_metadata") or {}
         status = row.get("status") or "available"
         doc = {"status": status, "backup_metadata": metadata}
@@ -43,7 +44,7 @@ def _backups(rows: Rows) -> Iterator[Document]:
 
 
 def _clients(rows: Rows) -> Iterator[Document]:
-    for row in rows["clients"]:
+    for row in rows("clients"):
         client = {
             "client_id": row["client_id"],
             "hostname": row.get("hostname"),
@@ -57,7 +58,7 @@ def _clients(rows: Rows) -> Iterator[Document]:
 
 
 def _actions(rows: Rows) -> Iterator[Document]:
-    for row in rows["actions"]:
+    for row in rows("actions"):
         freezer_action = dict(row.get("backup_metadata") or {})
         body = {
             "freezer_action": freezer_action,
@@ -70,12 +71,13 @@ def _actions(rows: Rows) -> Iterator[Document]:
 
 
 def _jobs(rows: Rows) -> Iterator[Document]:
+    # NOTE: what jobs refer to is kept in memory: a few rows per job, not per backup
     steps: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for link in rows["job_actions"]:
+    for link in rows("job_actions"):
         steps[link["job_id"]].append(link)
-    mandatory = {row["id"]: bool(row.get("mandatory")) for row in rows["actions"]}
-    credentials = {row["job_id"]: row for row in rows["user_credentials"]}
-    for row in rows["jobs"]:
+    mandatory = {row["id"]: bool(row.get("mandatory")) for row in rows("actions")}
+    credentials = {row["job_id"]: row for row in rows("user_credentials")}
+    for row in rows("jobs"):
         ordered = sorted(steps[row["id"]], key=lambda link: link.get("position") or 0)
         doc: Document = {
             "job_schedule": row.get("schedule") or {},
@@ -101,7 +103,7 @@ def _jobs(rows: Rows) -> Iterator[Document]:
 
 
 def _sessions(rows: Rows) -> Iterator[Document]:
-    for row in rows["sessions"]:
+    for row in rows("sessions"):
         doc = {
             "description": row.get("description") or "",
             "hold_off": row.get("hold_off") if row.get("hold_off") is not None else 30,

@@ -244,13 +244,16 @@ class Backend(Protocol):
         """What keeps this database from serving this code (empty when nothing does)."""
 
     def export(self) -> Iterator[Document]:
-        """Yield every record of every kind, oldest first, in the engine-free line format."""
+        """Yield every record of every kind, oldest first, in the engine-free line format,
+        from one consistent snapshot of the database."""
 
-    def import_records(self, records: Iterable[Document]) -> Counter[str]:
-        """Insert exported records in one transaction (all or none); return counts by kind."""
+    def import_records(self, records: Iterable[Document], *, dry_run: bool = False) -> Counter[str]:
+        """Insert exported records in one transaction (all or none); return counts by kind.
 
-    def read_freezer_api_19(self) -> dict[str, list[Document]]:
-        """Read this database as a freezer-api 19.0.0 catalogue: its live rows by table."""
+        ``dry_run`` checks and inserts everything, then rolls it back."""
+
+    def read_freezer_api_19(self, table: str) -> Iterator[Document]:
+        """Stream the live rows of one table of a freezer-api 19.0.0 catalogue here."""
 
 
 class StorageBusy(StorageError, StorageUnavailable):

@@ -9,6 +9,7 @@ names another one.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import os
 import subprocess
@@ -111,17 +112,17 @@ def _provision(site: Keystone) -> None:
     site.user_ids.update(users)
 
 
-@pytest.fixture(scope="session")
-def keystone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keystone]:
+@contextlib.contextmanager
+def keystone_site(directory: Path, token_lifetime: int = TOKEN_LIFETIME) -> Iterator[Keystone]:
+    """A Keystone on a free loopback port, with the users of ``USERS``, until the block ends."""
     if not (KEYSTONE_VENV / "bin" / "keystone-manage").exists():
-        pytest.fail(f"no Keystone virtualenv at {KEYSTONE_VENV}: run 'make test'")
-    directory = tmp_path_factory.mktemp("keystone")
+        raise RuntimeError(f"no Keystone virtualenv at {KEYSTONE_VENV}: run 'make test'")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     conf = directory / "keystone.conf"
     conf.write_text(
         f"[database]\nconnection = sqlite:///{directory / 'keystone.db'}\n"
-        f"[token]\nprovider = fernet\nexpiration = {TOKEN_LIFETIME}\n"
+        f"[token]\nprovider = fernet\nexpiration = {token_lifetime}\n"
         f"[fernet_tokens]\nkey_repository = {directory / 'fernet-keys'}\n"
         f"[fernet_receipts]\nkey_repository = {directory / 'fernet-receipts'}\n"
         f"[credential]\nkey_repository = {directory / 'credential-keys'}\n"
@@ -167,11 +168,10 @@ def keystone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keystone]:
         yield site
 
 
-@pytest.fixture(scope="session")
-def freezer_url(keystone: Keystone, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def freezer_site(keystone: Keystone, directory: Path, port: int | None = None) -> Iterator[str]:
     """freezer-api with auth_strategy = keystone, in the catalog as service type "backup"."""
-    directory = tmp_path_factory.mktemp("freezer-keystone")
-    port = free_port()
+    port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     conf = directory / "freezer-api.conf"
     conf.write_text(
@@ -199,6 +199,20 @@ def freezer_url(keystone: Keystone, tmp_path_factory: pytest.TempPathFactory) ->
     with running(
         [str(BIN / "freezer-api"), "--config-file", str(conf)], f"{base}/", directory / "log"
     ):
+        yield base
+
+
+@pytest.fixture(scope="session")
+def keystone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keystone]:
+    if not (KEYSTONE_VENV / "bin" / "keystone-manage").exists():
+        pytest.fail(f"no Keystone virtualenv at {KEYSTONE_VENV}: run 'make test'")
+    with keystone_site(tmp_path_factory.mktemp("keystone")) as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def freezer_url(keystone: Keystone, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with freezer_site(keystone, tmp_path_factory.mktemp("freezer-keystone")) as base:
         yield base
 
 

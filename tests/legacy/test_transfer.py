@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,10 @@ import pytest
 
 from freezer_api.app import create_app
 from freezer_api.cli import manage
+from freezer_api.storage import open_backend
 from freezer_api.storage.sql import migrate
 from tests.conftest import V2, make_action, make_backup, make_job, make_settings, make_v1_backup
+from tests.processes import BIN
 
 ROOT = Path(__file__).resolve().parents[2]
 LEGACY_VENV = Path(os.environ.get("FREEZER_TEST_LEGACY_VENV", ROOT / ".venv-freezer-api-19"))
@@ -81,7 +85,11 @@ def test_an_import_is_all_or_nothing(client, database_url, tmp_path, capsys):
     broken = tmp_path / "broken.jsonl"
     broken.write_text(dump.read_text() + dump.read_text().splitlines()[0] + "\n")
     assert manage.main(["--config-file", target, "db", "import", "--input", str(broken)]) == 1
-    assert "already exists" in capsys.readouterr().err
+    first = json.loads(dump.read_text().splitlines()[0])
+    error = capsys.readouterr().err
+    assert f"the {first['kind']} record {first['doc_id']} already exists twice in the input" in (
+        error
+    ), error
     empty = tmp_path / "empty.jsonl"
     manage_ok("--config-file", target, "db", "export", "--output", str(empty))
     assert empty.read_text() == ""
@@ -188,3 +196,110 @@ def test_import_from_a_freezer_api_19_database(client, database_url, legacy_data
     poll = {"match_not": [{"status": "completed"}], "match": [{"client_id": "p1_host1"}]}
     assert [j["job_id"] for j in api.listed("jobs", poll)] == [old_job["job_id"]]
     migrate.upgrade_url(database_url)
+
+
+def test_an_export_is_one_snapshot_while_writers_go_on(client, database_url):
+    fill(client)
+    api = V2(client, "p1")
+    before = len(list(open_backend(database_url).export()))
+    exported = open_backend(database_url).export()
+    first = next(exported)
+    # written after the export began: in no table of this export
+    late_backup = api.created("backups", make_backup(backup_name="late"))
+    late_session = api.created("sessions", {"schedule": {}})
+    rest = list(exported)
+    ids = [record["doc_id"] for record in [first, *rest]]
+    assert late_backup not in ids and late_session not in ids
+    assert len(ids) == before
+    again = {record["doc_id"] for record in open_backend(database_url).export()}
+    assert {late_backup, late_session} <= again
+
+
+def test_a_dry_run_says_what_it_would_import_and_writes_nothing(client, database_url, tmp_path):
+    fill(client)
+    dump = tmp_path / "dump.jsonl"
+    manage_ok(
+        "--config-file", conf_for(tmp_path, database_url, "db"), "db", "export", "-o", str(dump)
+    )
+    _, target = synced_sqlite(tmp_path, "target")
+    result = run_manage("--config-file", target, "db", "import", "--dry-run", "-i", str(dump))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "would import 2 actions, 3 backups, 1 clients, 1 jobs, 1 sessions "
+        "(dry run: nothing was written)"
+    )
+    empty = run_manage("--config-file", target, "db", "export")
+    assert empty.returncode == 0 and empty.stdout == ""
+
+
+def test_an_import_error_names_the_line_and_the_record(database_url, tmp_path, capsys):
+    migrate.upgrade_url(database_url)
+    conf = conf_for(tmp_path, database_url, "db")
+    good = {
+        "kind": "backups",
+        "doc_id": "b0",
+        "project_id": "p1",
+        "user_id": "u1",
+        "doc": {"status": "available", "backup_metadata": {}},
+        "fields": {"backup_name": "b", "container": "c"},
+    }
+    bad = {**good, "doc_id": "b1", "fields": {"colour": "red"}}
+    lines = tmp_path / "lines.jsonl"
+    lines.write_text(json.dumps(good) + "\n\n" + json.dumps(bad) + "\n")
+    assert manage.main(["--config-file", conf, "db", "import", "--input", str(lines)]) == 1
+    error = capsys.readouterr().err
+    assert f"{lines} line 3: backups records have no fields ['colour']" in error, error
+    lines.write_text(json.dumps(good) + "\n")
+    manage_ok("--config-file", conf, "db", "import", "--input", str(lines))
+    assert manage.main(["--config-file", conf, "db", "import", "--input", str(lines)]) == 1
+    error = capsys.readouterr().err
+    assert "line 1: the backups record b0 already exists in the database" in error, error
+
+
+def test_a_database_without_the_schema_says_to_run_db_sync(tmp_path, capsys):
+    conf = conf_for(tmp_path, f"sqlite:///{tmp_path / 'blank.db'}", "blank")
+    for command in (["export"], ["import", "--input", "/dev/null"]):
+        assert manage.main(["--config-file", conf, "db", *command]) == 1
+        error = capsys.readouterr().err
+        assert "run 'freezer-manage db sync'" in error and "unavailable" not in error, error
+
+
+def test_long_commands_say_how_far_they_have_gone(client, database_url, tmp_path):
+    fill(client)
+    conf = conf_for(tmp_path, database_url, "db")
+    dump = tmp_path / "dump.jsonl"
+    # stderr to a pipe: periodic lines (here after every record) and a last one
+    result = run_manage(
+        "--config-file", conf, "db", "export", "-o", str(dump), "--progress-every", "0"
+    )
+    lines = result.stderr.splitlines()
+    total = len(dump.read_text().splitlines())
+    assert lines[-1].startswith(f"exported {total} records in ") and lines[-1].endswith("/s)")
+    assert [line.split(" records")[0] for line in lines] == [
+        f"exported {count}" for count in [*range(1, total + 1), total]
+    ]
+    # on a terminal: tqdm's bar
+    _, target = synced_sqlite(tmp_path, "target")
+    primary, secondary = pty.openpty()
+    with os.fdopen(primary, "rb", buffering=0) as terminal:
+        process = subprocess.Popen(
+            [str(BIN / "freezer-manage"), "--config-file", target, "db", "import", "-i", str(dump)],
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+        )
+        os.close(secondary)
+        out, _ = process.communicate(timeout=120)
+        shown = b""
+        with contextlib.suppress(OSError):  # the terminal closes with the process
+            while chunk := terminal.read(4096):
+                shown += chunk
+    assert process.returncode == 0
+    assert out.decode().strip().startswith("imported 2 actions, 3 backups")
+    assert b"read: " in shown and f"{total} records".encode() in shown, shown
+    assert b"records/s" in shown, shown
+
+
+def run_manage(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "freezer-manage"), *argv], capture_output=True, text=True, timeout=120
+    )

@@ -77,10 +77,15 @@ class SqlBackend:
         finally:
             engine.dispose()
 
-    def import_records(self, records: Iterable[Document]) -> Counter[str]:
-        counts: Counter[str] = self._run(lambda engine: transfer.import_records(engine, records))
+    def import_records(self, records: Iterable[Document], *, dry_run: bool = False) -> Counter[str]:
+        counts: Counter[str] = self._run(
+            lambda engine: transfer.import_records(engine, records, dry_run=dry_run)
+        )
         return counts
 
-    def read_freezer_api_19(self) -> dict[str, list[Document]]:
-        rows: dict[str, list[Document]] = self._run(legacy.read_legacy)
-        return rows
+    def read_freezer_api_19(self, table: str) -> Iterator[Document]:
+        engine = engines.create_db_engine(self.url, self._options)
+        try:
+            yield from legacy.legacy_rows(engine, table)
+        finally:
+            engine.dispose()

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, Table, or_, select
+from sqlalchemy import Engine, MetaData, Table, inspect, or_, select
 
 from freezer_api.storage.sql.store import translated_errors
 
+BATCH = 1000
 LEGACY_TABLES = (
     "backups",
     "clients",
@@ -44,19 +46,23 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     return decoded
 
 
-def read_legacy(engine: Engine) -> dict[str, list[dict[str, Any]]]:
-    """Return the live (not soft-deleted) rows of every freezer-api 19.0.0 table."""
-    metadata = MetaData()
-    rows: dict[str, list[dict[str, Any]]] = {}
+def legacy_rows(engine: Engine, name: str) -> Iterator[dict[str, Any]]:
+    """Stream the live (not soft-deleted) rows of one freezer-api 19.0.0 table."""
+    if name not in LEGACY_TABLES:
+        raise ValueError(f"freezer-api 19.0.0 has no table {name}")
     with translated_errors("freezer-api database"), engine.connect() as connection:
-        for name in LEGACY_TABLES:
-            table = Table(name, metadata, autoload_with=connection)
-            statement = select(table)
-            if "deleted" in table.c:
-                deleted = table.c.deleted
-                live = False if deleted.type.python_type is bool else 0
-                statement = statement.where(or_(deleted.is_(None), deleted == live))
-            if "created_at" in table.c:
-                statement = statement.order_by(table.c.created_at)
-            rows[name] = [_decoded(dict(row._mapping)) for row in connection.execute(statement)]
-    return rows
+        if not inspect(connection).has_table(name):
+            raise ValueError(
+                f"{engine.url.render_as_string(hide_password=True)} is not a freezer-api "
+                f"19.0.0 database: it has no table {name}"
+            )
+        table = Table(name, MetaData(), autoload_with=connection)
+        statement = select(table)
+        if "deleted" in table.c:
+            deleted = table.c.deleted
+            live = False if deleted.type.python_type is bool else 0
+            statement = statement.where(or_(deleted.is_(None), deleted == live))
+        if "created_at" in table.c:
+            statement = statement.order_by(table.c.created_at)
+        for row in connection.execution_options(yield_per=BATCH).execute(statement):
+            yield _decoded(dict(row._mapping))

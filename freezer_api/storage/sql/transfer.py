@@ -13,9 +13,10 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, Table, exc, insert, select
 
 from freezer_api import jsonfast
+from freezer_api.errors import Conflict
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql.models import TABLES, field_names
 from freezer_api.storage.sql.store import translated_errors
@@ -29,22 +30,36 @@ def _field_names(kind: str) -> list[str]:
 
 
 def export_records(engine: Engine) -> Iterator[dict[str, Any]]:
-    """Yield every record of every kind, oldest first, streaming from the database."""
-    for kind, table in TABLES.items():
-        fields = _field_names(kind)
-        with translated_errors(kind), engine.connect() as connection:
-            rows = connection.execution_options(yield_per=BATCH).execute(
-                select(table).order_by(table.c.pk)
-            )
-            for row in rows:
-                mapping = row._mapping
-                yield {
-                    "kind": kind,
-                    **{name: mapping[name] for name in CORE},
-                    "created_at": mapping["created_at"].isoformat(),
-                    "updated_at": mapping["updated_at"].isoformat(),
-                    "fields": {name: mapping[name] for name in fields},
-                }
+    """Yield every record of every kind, oldest first, streaming from the database.
+
+    All tables are read in one transaction, so the export is one consistent snapshot:
+    REPEATABLE READ on PostgreSQL and MariaDB/MySQL, one read transaction (which WAL
+    keeps at its first read) on SQLite. Writers go on meanwhile.
+    """
+    snapshot = (
+        {"sqlite_begin": "DEFERRED"}
+        if engine.dialect.name == "sqlite"
+        else {"isolation_level": "REPEATABLE READ"}
+    )
+    with translated_errors("record"), engine.connect() as connection:
+        reader = connection.execution_options(**snapshot)
+        with reader.begin():
+            for kind, table in TABLES.items():
+                yield from _exported(reader, kind, table)
+
+
+def _exported(connection: Connection, kind: str, table: Table) -> Iterator[dict[str, Any]]:
+    fields = _field_names(kind)
+    rows = connection.execution_options(yield_per=BATCH).execute(select(table).order_by(table.c.pk))
+    for row in rows:
+        mapping = row._mapping
+        yield {
+            "kind": kind,
+            **{name: mapping[name] for name in CORE},
+            "created_at": mapping["created_at"].isoformat(),
+            "updated_at": mapping["updated_at"].isoformat(),
+            "fields": {name: mapping[name] for name in fields},
+        }
 
 
 def _row(kind: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -71,35 +86,67 @@ def _time(value: Any) -> datetime.datetime | None:
     return datetime.datetime.fromisoformat(value) if value else None
 
 
-def import_records(engine: Engine, records: Iterable[dict[str, Any]]) -> Counter[str]:
+def import_records(
+    engine: Engine, records: Iterable[dict[str, Any]], *, dry_run: bool = False
+) -> Counter[str]:
     """Insert every record in one transaction: all of them, or none on any error.
 
-    Raises ``Conflict`` when a record already exists, ``ValueError`` on a malformed one.
+    With ``dry_run`` everything is checked and inserted, then rolled back. Raises
+    ``Conflict`` naming a record that already exists, ``ValueError`` on a malformed one.
     """
     counts: Counter[str] = Counter()
     pending: dict[str, list[dict[str, Any]]] = {kind: [] for kind in TABLES}
-    with translated_errors("record"), engines.writer(engine).begin() as connection:
+    with translated_errors("record"), engines.writer(engine).connect() as connection:
+        transaction = connection.begin()
 
         def flush(kind: str) -> None:
             if pending[kind]:
-                connection.execute(insert(TABLES[kind]), pending[kind])
+                _insert(connection, kind, pending[kind])
                 counts[kind] += len(pending[kind])
                 pending[kind] = []
 
-        for record in records:
-            kind = record.get("kind")
-            if kind not in TABLES:
-                raise ValueError(f"unknown record kind {kind!r}")
-            try:
-                pending[kind].append(_row(kind, record))
-            except (KeyError, TypeError) as error:
-                raise ValueError(f"a {kind} record lacks {error}") from None
-            if len(pending[kind]) >= BATCH:
+        try:
+            for record in records:
+                kind = record.get("kind")
+                if kind not in TABLES:
+                    raise ValueError(f"unknown record kind {kind!r}")
+                try:
+                    pending[kind].append(_row(kind, record))
+                except (KeyError, TypeError) as error:
+                    raise ValueError(f"a {kind} record lacks {error}") from None
+                if len(pending[kind]) >= BATCH:
+                    flush(kind)
+            for kind in TABLES:
                 flush(kind)
-        for kind in TABLES:
-            flush(kind)
+        except BaseException:
+            transaction.rollback()
+            raise
+        if dry_run:
+            transaction.rollback()
+            return counts
+        transaction.commit()
     _analyze(engine)
     return counts
+
+
+def _insert(connection: Connection, kind: str, rows: list[dict[str, Any]]) -> None:
+    """Insert a batch; on a duplicate, name a record of the batch that already exists."""
+    table = TABLES[kind]
+    savepoint = connection.begin_nested()
+    try:
+        connection.execute(insert(table), rows)
+    except exc.IntegrityError:
+        savepoint.rollback()
+        ids = [row["doc_id"] for row in rows]
+        found = connection.execute(
+            select(table.c.doc_id).where(table.c.doc_id.in_(ids)).limit(1)
+        ).scalar()
+        twice = next((doc_id for doc_id in ids if ids.count(doc_id) > 1), None)
+        raise Conflict(
+            f"the {kind} record {found or twice} already exists"
+            + (" in the database" if found else " twice in the input")
+        ) from None
+    savepoint.commit()
 
 
 def _analyze(engine: Engine) -> None:
