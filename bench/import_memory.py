@@ -76,11 +76,13 @@ def measure(tree: Path, source: str, folder: Path) -> tuple[float, float]:
     conf.write_text(f"[database]\nconnection = sqlite:///{folder / 'target.db'}\n")
     env = {**os.environ, "PYTHONPATH": str(tree)}
     manage = [sys.executable, "-m", "freezer_api.cli.manage", "--config-file", str(conf)]
-    subprocess.run([*manage, "db", "sync"], check=True, env=env, capture_output=True)
+    # NOTE: not in a checkout, whose freezer_api/ would come first on sys.path
+    subprocess.run([*manage, "db", "sync"], check=True, env=env, capture_output=True, cwd=folder)
     started = time.monotonic()
     process = subprocess.Popen(
         [*manage, "db", "import", "--from-freezer-api", source],
         env=env,
+        cwd=folder,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -38,6 +38,7 @@ from servers import (
     LEGACY_CANNOT,
     OURS_BIN,
     PROCESSES,
+    SERVERS,
     Server,
     ceiling,
     database,
@@ -71,10 +72,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--server",
-        choices=("uwsgi", "gunicorn"),
+        choices=SERVERS,
         default="uwsgi",
-        help="WSGI server of this server and of the ceiling: uwsgi, as 19.0.0 is served, or "
-        "gunicorn (the freezer-api command)",
+        help="WSGI server of this server: uwsgi, as 19.0.0 is served; freezer-api, the "
+        "command as installed; or a candidate (gunicorn's sync workers, granian, pyuwsgi's "
+        "binary wheel). The ceiling runs under uwsgi, granian (for freezer-api and granian) "
+        "or gunicorn",
     )
     parser.add_argument(
         "--threads",

@@ -230,14 +230,48 @@ def ours(
     lines = directory / "prefill.jsonl"
     write_ids(directory / "ids-ours.txt", write_prefill(lines, rows))
     subprocess.run([*manage, "import", "--input", str(lines)], check=True, capture_output=True)
-    if server == "uwsgi":
-        argv = [*uwsgi_argv(OURS_BIN / "uwsgi", port), "--module", "freezer_api.cmd.api"]
-        if threads > 1:
-            argv += ["--threads", str(threads)]
-    else:
-        argv = [str(OURS_BIN / "freezer-api"), "--config-file", str(conf)]
+    argv = ours_argv(server, port, threads, conf)
     env = {"FREEZER_API_CONFIG": str(conf)}
     return serve("ours", argv, port, env, directory / "ours.log")
+
+
+#: WSGI servers this server can be measured under (``--server``)
+SERVERS = ("uwsgi", "freezer-api", "gunicorn-sync", "granian", "pyuwsgi")
+
+
+def ours_argv(server: str, port: int, threads: int, conf: Path) -> list[str]:
+    """This server under ``server``, with PROCESSES processes of ``threads`` threads.
+
+    ``freezer-api`` is the command as installed (whatever it serves with); ``pyuwsgi`` is
+    uwsgi's binary wheel, from $FREEZER_BENCH_PYUWSGI_VENV (a virtualenv with this project
+    and pyuwsgi installed), whose ``uwsgi`` would replace the compiled one of .venv.
+    """
+    if server in ("uwsgi", "pyuwsgi"):
+        binary = OURS_BIN / "uwsgi"
+        if server == "pyuwsgi":
+            binary = Path(os.environ["FREEZER_BENCH_PYUWSGI_VENV"]) / "bin" / "uwsgi"
+        argv = [*uwsgi_argv(binary, port), "--module", "freezer_api.wsgi:application"]
+        return argv + (["--threads", str(threads)] if threads > 1 else [])
+    if server == "gunicorn-sync":
+        return [
+            str(OURS_BIN / "gunicorn"),
+            f"--bind=127.0.0.1:{port}",
+            f"--workers={PROCESSES}",
+            "--worker-class=sync",
+            "freezer_api.wsgi:application",
+        ]
+    if server == "granian":
+        return [
+            str(OURS_BIN / "granian"),
+            "--interface=wsgi",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            f"--workers={PROCESSES}",
+            f"--blocking-threads={threads}",
+            "--no-ws",
+            "freezer_api.wsgi:application",
+        ]
+    return [str(OURS_BIN / "freezer-api"), "--config-file", str(conf)]
 
 
 def sampled(rows: int) -> int:
@@ -333,6 +367,19 @@ def ceiling(directory: Path, server: str) -> contextlib.AbstractContextManager[S
             *uwsgi_argv(OURS_BIN / "uwsgi", port),
             "--wsgi-file",
             str(BENCH / "ceiling_wsgi.py"),
+        ]
+        return serve("ceiling", argv, port, {}, directory / "ceiling.log")
+    if server in ("freezer-api", "granian"):
+        argv = [
+            str(OURS_BIN / "granian"),
+            "--interface=wsgi",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            f"--workers={PROCESSES}",
+            "--no-ws",
+            "--working-dir",
+            str(BENCH),
+            "ceiling_wsgi:application",
         ]
         return serve("ceiling", argv, port, {}, directory / "ceiling.log")
     argv = [

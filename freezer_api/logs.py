@@ -8,6 +8,7 @@ Every line written while a request is served carries its request id, user and pr
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -15,12 +16,14 @@ from typing import Any
 
 from oslo_config import cfg
 from oslo_context import context
+from oslo_log import handlers as log_handlers
 from oslo_log import log
 from oslo_middleware import request_id
 
 from freezer_api import version
 
 ACCESS = logging.getLogger("freezer_api.access")
+ACCESS_FORMAT = '%s "%s %s%s %s" status: %s len: %s time: %.4f'
 #: the environ key of the request's oslo.context ``RequestContext``
 CONTEXT = "freezer_api.context"
 #: paths asked by load balancers every few seconds: their access lines are DEBUG
@@ -50,6 +53,97 @@ def boot() -> None:
 def setup(conf: cfg.ConfigOpts, program: str = "freezer-api") -> None:
     """Send the log where ``conf`` says (oslo.log), replacing the boot handler."""
     log.setup(conf, program, version=version(), fix_eventlet=False)
+    quicken_access_lines(conf)
+
+
+def _oslo_defaults() -> dict[str, str]:
+    """oslo.log's own formats, read from a configuration nobody set."""
+    fresh = cfg.ConfigOpts()
+    log.register_options(fresh)
+    fresh([], default_config_files=[], default_config_dirs=[])
+    names = ("logging_context_format_string", "logging_user_identity_format", "log_date_format")
+    return {name: fresh[name] for name in names}
+
+
+#: oslo.log's default formats, which ``AccessFormatter`` renders as its ContextFormatter does
+OSLO_DEFAULTS = _oslo_defaults()
+
+
+def quicken_access_lines(conf: cfg.ConfigOpts) -> None:
+    """Give the access lines handlers of their own that write the same text, 4x cheaper.
+
+    NOTE: oslo.log's ContextFormatter spends about 30 us on a line (it copies the whole
+    context onto the record, twice), as much as the request it logs costs the server.
+    When the log is oslo.log's default text, to stdout, stderr or files, the access
+    lines get a twin of each handler with ``AccessFormatter``, which writes the same
+    line from the request's context; JSON, syslog, journald, a logging configuration
+    file, or formats of one's own keep the access lines on oslo.log's handlers.
+    """
+    ACCESS.propagate = True
+    for handler in list(ACCESS.handlers):
+        ACCESS.removeHandler(handler)
+    if conf.log_config_append or conf.use_json or conf.use_syslog or conf.use_journal:
+        return
+    if any(conf[name] != default for name, default in OSLO_DEFAULTS.items()):
+        return
+    twins: list[logging.Handler] = []
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.handlers.WatchedFileHandler):
+            twin: logging.Handler = logging.handlers.WatchedFileHandler(handler.baseFilename)
+        elif type(handler) in (logging.StreamHandler, log_handlers.ColorHandler):
+            twin = logging.StreamHandler(handler.stream)  # type: ignore[attr-defined]
+        else:
+            return
+        twin.setLevel(handler.level)
+        twin.setFormatter(AccessFormatter(conf.logging_debug_format_suffix))
+        twins.append(twin)
+    for twin in twins:
+        ACCESS.addHandler(twin)
+    ACCESS.propagate = False
+
+
+class AccessFormatter(logging.Formatter):
+    """oslo.log's default context format, from the request's context, for the access lines.
+
+    The same text as ``oslo_log.formatters.ContextFormatter`` with oslo.log's default
+    formats (``tests/test_logging.py`` compares them).
+    """
+
+    def __init__(self, debug_suffix: str | None) -> None:
+        super().__init__(
+            OSLO_DEFAULTS["logging_context_format_string"], OSLO_DEFAULTS["log_date_format"]
+        )
+        self._debug_suffix = debug_suffix
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_context = context.get_current()
+        if request_context is None:
+            record.global_request_id = record.request_id = record.user_identity = ""
+        else:
+            record.global_request_id = request_context.global_request_id
+            record.request_id = request_context.request_id
+            record.user_identity = OSLO_DEFAULTS["logging_user_identity_format"] % (
+                _Dashes(
+                    user=request_context.user_id,
+                    project=request_context.project_id,
+                    domain=request_context.domain_id,
+                    system_scope=request_context.system_scope,
+                    user_domain=request_context.user_domain_id,
+                    project_domain=request_context.project_domain_id,
+                )
+            )
+        record.instance = ""
+        line = super().format(record)
+        if record.levelno == logging.DEBUG and self._debug_suffix:
+            line += " " + self._debug_suffix % record.__dict__
+        return line
+
+
+class _Dashes(dict[str, Any]):
+    """What oslo.log writes for an empty value of the user identity: ``-``."""
+
+    def __getitem__(self, key: str) -> Any:
+        return dict.get(self, key) or "-"
 
 
 def to_a_file_only(conf: cfg.ConfigOpts) -> bool:
@@ -118,9 +212,7 @@ class RequestLog:
         if not ACCESS.isEnabledFor(level):
             return
         query = environ.get("QUERY_STRING")
-        ACCESS.log(
-            level,
-            '%s "%s %s%s %s" status: %s len: %s time: %.4f',
+        args = (
             environ.get("REMOTE_ADDR", "-"),
             environ.get("REQUEST_METHOD", "-"),
             path,
@@ -130,3 +222,8 @@ class RequestLog:
             answer.get("length", "-"),
             seconds,
         )
+        if level == logging.DEBUG:
+            ACCESS.debug(ACCESS_FORMAT, *args)
+            return
+        # NOTE: without Logger.info's search of the caller's frame, which no line shows
+        ACCESS.handle(ACCESS.makeRecord(ACCESS.name, level, __file__, 0, ACCESS_FORMAT, args, None))

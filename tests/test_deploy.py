@@ -57,7 +57,7 @@ def environment(settings: dict[str, list[str]], conf: str) -> dict[str, str]:
     return {key: value.replace(UNIT_CONF, conf) for key, value in pairs}
 
 
-def test_the_gunicorn_unit_serves_reloads_without_dropping_a_request_and_stops(tmp_path):
+def test_the_unit_serves_reloads_without_dropping_a_request_and_stops(tmp_path):
     settings = unit("freezer-api.service")
     assert settings["KillMode"] == ["mixed"] and settings["Restart"] == ["on-failure"]
     assert settings["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
@@ -74,13 +74,14 @@ def test_the_gunicorn_unit_serves_reloads_without_dropping_a_request_and_stops(t
         assert created.status_code == 201
         os.kill(process.pid, signal.SIGHUP)  # ExecReload
         statuses: list[int] = []
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and len(statuses) < 400:
+        # granian replaces one worker, then the next 3.5 s later
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
             statuses.append(session.get(f"{base}/v1/backups", headers=user("ann")).status_code)
-            if (tmp_path / "log").read_text().count("Booting worker") >= 4:
+            if (tmp_path / "log").read_text().count("Started worker-") >= 4:
                 break
         assert set(statuses) == {200}
-        assert (tmp_path / "log").read_text().count("Booting worker") >= 4  # both replaced
+        assert (tmp_path / "log").read_text().count("Started worker-") >= 4  # both replaced
         os.kill(process.pid, signal.SIGTERM)  # KillMode=mixed: the main process first
         assert process.wait(timeout=int(settings["TimeoutStopSec"][0])) == 0
 
@@ -221,7 +222,6 @@ def test_logrotate_rotates_the_log_and_the_server_writes_on_in_a_new_file(tmp_pa
         text = (ETC / "logrotate.d" / "freezer-api").read_text()
         text = text.replace("/var/log/freezer/freezer-api.log", str(log_file))
         text = text.replace("create 0640 freezer freezer", "create 0640 root root")
-        text = re.sub(r"systemctl kill .*freezer-api.service", f"kill -USR1 {process.pid}", text)
         (tmp_path / "logrotate.conf").write_text(text)
         state = tmp_path / "logrotate.state"
         subprocess.run(

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The real commands, over real sockets: freezer-api (gunicorn) and the seed's uwsgi line."""
+"""The real commands, over real sockets: freezer-api (granian) and the seed's uwsgi line."""
 
 from __future__ import annotations
 
@@ -64,10 +64,11 @@ def test_freezer_api_serves_and_creates_its_sqlite_database(tmp_path):
         exercise(base)
     assert (tmp_path / "served.db").exists()
     log = (tmp_path / "log").read_text()
-    assert "2 workers" in log and "gthread" in log
+    assert "2 workers x 4 threads (granian)" in log
+    assert log.count("Started worker-") == 2
 
 
-def test_the_start_log_says_what_it_serves_once_bound_and_no_control_socket_is_made(tmp_path):
+def test_the_start_log_says_what_it_serves_once_bound_and_writes_nothing_in_home(tmp_path):
     port = free_port()
     conf = write_config(tmp_path, port)
     home = tmp_path / "home"
@@ -81,7 +82,8 @@ def test_the_start_log_says_what_it_serves_once_bound_and_no_control_socket_is_m
     assert f"configuration files: {conf}; database: sqlite:///" in log
     listening, serving = log.index("Listening at"), log.index(f"serving on http://127.0.0.1:{port}")
     assert listening < serving
-    assert not (home / ".gunicorn").exists()
+    # nothing but stevedore's cache of entry points (the healthcheck backends)
+    assert [path.name for path in home.iterdir()] in ([], [".cache"])
 
 
 def test_a_database_password_is_masked_in_the_log():
@@ -252,7 +254,7 @@ def statuses_on_one_connection(port: int) -> list[int]:
     return statuses
 
 
-@pytest.mark.parametrize("server", ["uwsgi", "gunicorn"])
+@pytest.mark.parametrize("server", ["uwsgi", "freezer-api"])
 def test_answers_given_before_the_body_is_read_keep_the_connection(tmp_path, server):
     port = free_port()
     conf = write_config(tmp_path, port)
@@ -312,3 +314,35 @@ def test_noauth_on_a_network_address_can_be_forced_and_says_so(tmp_path):
     finally:
         logging.getLogger("freezer_api.cli.serve").removeHandler(handler)
     assert any("allow_remote" in record.getMessage() for record in records)
+
+
+def test_a_stop_lets_the_requests_in_flight_finish(tmp_path):
+    """SIGTERM (systemd's stop): the worker answers the request it is serving, then exits."""
+    import sqlite3
+    import threading
+
+    port = free_port()
+    conf = write_config(tmp_path, port, pool_timeout="5")
+    base = f"http://127.0.0.1:{port}"
+    answers: list[int] = []
+    with running(
+        [str(BIN / "freezer-api"), "--config-file", conf], f"{base}/", tmp_path / "log"
+    ) as process:
+        holder = sqlite3.connect(tmp_path / "served.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # the POST below waits for this writer
+        writer = threading.Thread(
+            target=lambda: answers.append(
+                requests.post(
+                    f"{base}/v1/backups", json=make_v1_backup(), headers=user("ann"), timeout=30
+                ).status_code
+            )
+        )
+        writer.start()
+        time.sleep(1)
+        process.send_signal(signal.SIGTERM)
+        time.sleep(1)
+        holder.execute("ROLLBACK")
+        holder.close()
+        writer.join(timeout=30)
+        assert process.wait(timeout=40) == 0
+    assert answers == [201]

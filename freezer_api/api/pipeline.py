@@ -161,7 +161,7 @@ class UnreadBodyDrain:
     """Read what the application left unread of a request body, so the connection stays usable.
 
     NOTE: an answer given before the body is read (401, 403, 404, 405...) leaves the body
-    in the socket. gunicorn reads it before the next request on the connection; uwsgi
+    in the socket. granian (and gunicorn) read it before the next request on the connection; uwsgi
     closes the connection instead, and a client that sends its next request on it (any
     keep-alive client: python-freezerclient, the scheduler) finds it reset. Bodies above
     ``limit`` are left: their 413 may end the connection. The body is read before the

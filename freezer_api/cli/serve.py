@@ -1,15 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``freezer-api``: serve the API with gunicorn (worker processes x threads)."""
+"""``freezer-api``: serve the API with granian (worker processes x threads)."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from gunicorn import glogging
-from gunicorn.app.base import BaseApplication
+from granian import Granian
+from granian.constants import Interfaces
 
 from freezer_api import logs
 from freezer_api.app import check_wiring, create_app, log_start, prepare_database
@@ -17,70 +19,70 @@ from freezer_api.cli import is_loopback
 from freezer_api.config import Settings, build_conf, checked_settings
 
 LOG = logging.getLogger(__name__)
+#: the command line, for a worker that starts afresh (not forked): it reads the same files
+ARGV = "FREEZER_API_SERVE_ARGV"
+#: granian's own lines (starting, workers, stopping) through the handlers oslo.log set up
+GRANIAN_LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {},
+    "loggers": {
+        "_granian": {"handlers": [], "propagate": True},
+        "granian.access": {"handlers": [], "propagate": True},
+    },
+}
+#: seconds a stopping worker has to finish the requests it has begun
+STOP_TIMEOUT = 30
+
+_settings: Settings | None = None
 
 
 def bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class Server(BaseApplication):  # type: ignore[misc]
-    """gunicorn, configured from Settings; every worker opens its own database pool."""
+def serve(settings: Settings, argv: Sequence[str]) -> None:
+    """Serve until SIGTERM or SIGINT (graceful stop); SIGHUP replaces the workers.
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        super().__init__()
-
-    def load_config(self) -> None:
-        settings = self._settings
-        options = {
-            "bind": bind_address(settings.bind_host, settings.bind_port),
-            "workers": settings.workers,
-            "threads": settings.threads,
-            "worker_class": "gthread",
-            "preload_app": False,
-            "timeout": 60,
-            "graceful_timeout": 30,
-            "keepalive": 5,
-            # NOTE: the app writes the access lines (logs.RequestLog), under uwsgi too
-            "logger_class": GunicornLog,
-            "proc_name": "freezer-api",
-            # NOTE: said once the port is bound, not before
-            "when_ready": lambda arbiter: log_serving(settings),
-            # NOTE: gunicorn 25.1+ opens a control socket in ~/.gunicorn by default
-            "control_socket_disable": True,
-        }
-        for key, value in options.items():
-            if key in self.cfg.settings:
-                self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        return create_app(self._settings)
-
-
-class GunicornLog(glogging.Logger):  # type: ignore[misc]
-    """gunicorn's own lines through the handlers oslo.log set up, in its format.
-
-    SIGUSR1 (log rotation) reopens the log files of the master and of every worker.
+    granian binds the port, then forks the workers, each of which builds the app
+    (``worker_app``) with its own database pool.
     """
+    global _settings
+    _settings = settings
+    os.environ[ARGV] = json.dumps(list(argv))
+    server = Granian(
+        "freezer_api.cli.serve:worker_app",
+        factory=True,
+        address=settings.bind_host,
+        port=settings.bind_port,
+        interface=Interfaces.WSGI,
+        workers=settings.workers,
+        blocking_threads=settings.threads,
+        websockets=False,
+        log_dictconfig=GRANIAN_LOGGING,
+        # NOTE: the app writes the access lines (logs.RequestLog), under any server
+        log_access=False,
+        workers_kill_timeout=STOP_TIMEOUT,
+        respawn_failed_workers=True,
+    )
+    # NOTE: said once the port is bound, not before
+    server.on_startup(lambda: log_serving(settings))
+    server.serve()
 
-    def setup(self, cfg: Any) -> None:
-        super().setup(cfg)
-        for handler in list(self.error_log.handlers):
-            self.error_log.removeHandler(handler)
-        self.error_log.propagate = True
 
-    def reopen_files(self) -> None:
-        for handler in logging.getLogger().handlers:
-            if isinstance(handler, logging.FileHandler):
-                handler.close()  # NOTE: reopened by its next line
-
-    def close_on_exec(self) -> None:
-        pass
+def worker_app() -> Any:
+    """The WSGI app of one worker: the settings the command read (inherited, or read again)."""
+    settings = _settings
+    if settings is None:
+        conf = build_conf(json.loads(os.environ.get(ARGV, "[]")))
+        logs.setup(conf)
+        settings = checked_settings(conf)
+    return create_app(settings)
 
 
 def log_serving(settings: Settings) -> None:
     LOG.info(
-        "serving on http://%s with %d workers x %d threads, auth %s",
+        "serving on http://%s with %d workers x %d threads (granian), auth %s",
         bind_address(settings.bind_host, settings.bind_port),
         settings.workers,
         settings.threads,
@@ -109,8 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``freezer-api [--config-file F] [--bind-host H] [--bind-port P] [--workers N]``."""
     logs.boot()
     conf = None
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        conf = build_conf(sys.argv[1:] if argv is None else argv)
+        conf = build_conf(argv)
         logs.setup(conf)
         settings = checked_settings(conf)
         log_start(settings)
@@ -120,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # noqa: BLE001 - any start-up failure ends here, said once
         logs.fatal(conf, LOG, f"freezer-api cannot start: {error}")
         return 1
-    Server(settings).run()
+    serve(settings, argv)
     return 0
 
 
