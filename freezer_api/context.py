@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 
+#: Longest user id, user name or project id a caller may have: the catalogue's columns
+#: (``storage.sql.models.ID_LENGTH``) hold no more, and no engine is asked to.
+IDENTITY_LENGTH = 255
+
 
 @dataclasses.dataclass(frozen=True)
 class Identity:

@@ -71,13 +71,36 @@ def loads(text: str | bytes) -> Any:
 
 
 def any_string(value: Any, test: Callable[[str], bool]) -> bool:
-    """Tell whether ``test`` holds for any string (key or value) in a parsed document."""
-    if isinstance(value, str):
-        return test(value)
-    if isinstance(value, dict):
-        return any(test(key) or any_string(item, test) for key, item in value.items())
-    if isinstance(value, list):
-        return any(any_string(item, test) for item in value)
+    """Tell whether ``test`` holds for any string (key or value) in a parsed document.
+
+    NOTE: iterative, so that no nesting depth exhausts Python's stack.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if test(item):
+                return True
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if test(key):
+                    return True
+                pending.append(child)
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Tell whether objects and arrays nest more than ``limit`` levels in ``value``."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            pending.extend((child, depth + 1) for child in children)
     return False
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import falcon
@@ -17,6 +18,18 @@ from freezer_api.storage.base import Page
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON number with a fraction or exponent, which must fit in a double to be kept."""
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"the number {text[:40]} is beyond a double (about 1.8e308)")
+    return number
+
+
+#: How deep a request body may nest objects and arrays (Freezer's documents: 4 or 5)
+MAX_DEPTH = 20
 
 
 #: What ``read_json`` returns when the request has no body.
@@ -47,14 +60,28 @@ def read_json(req: falcon.Request, max_size: int) -> Any:
         raise PayloadTooLarge(f"The request body is {length} bytes; the limit is {max_size} bytes.")
     raw = req.bounded_stream.read(length)
     try:
-        document = json.loads(raw, parse_constant=_reject_constant)
+        # NOTE: JSON is UTF-8 (RFC 8259); json.loads would also take UTF-16 and UTF-32, and
+        # let surrogates through as UTF-8 bytes, past the checks below
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidDocument(
+            f"The request body must be JSON in UTF-8: {error.reason} at byte {error.start}."
+        ) from None
+    try:
+        document = json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
     except (ValueError, RecursionError) as error:
-        # NOTE: ValueError covers JSONDecodeError and UnicodeDecodeError.
+        # NOTE: ValueError covers JSONDecodeError and the numbers beyond a double.
         raise InvalidDocument(f"Malformed JSON in the request body: {error}") from None
-    if b"\\u0000" in raw and jsonfast.any_string(document, jsonfast.holds_nul):
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and jsonfast.deeper_than(document, MAX_DEPTH):
+        # NOTE: the same rule on every engine: MariaDB's JSON check stops at 32 levels,
+        # and the stored documents wrap the body in a level or three of their own
+        raise InvalidDocument(
+            f"The request body nests objects and arrays more than {MAX_DEPTH} levels deep."
+        )
+    if "\\u0000" in text and jsonfast.any_string(document, jsonfast.holds_nul):
         # NOTE: PostgreSQL cannot store U+0000 in text, so no engine is asked to.
         raise InvalidDocument("Strings in the request body must not contain U+0000 (NUL).")
-    if (b"\\ud" in raw or b"\\uD" in raw) and jsonfast.any_string(
+    if ("\\ud" in text or "\\uD" in text) and jsonfast.any_string(
         document, jsonfast.holds_lone_surrogate
     ):
         # NOTE: JSON lets \uD800-\uDFFF stand alone; such a string is no Unicode text,

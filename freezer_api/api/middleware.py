@@ -10,7 +10,7 @@ import falcon
 
 from freezer_api import logs
 from freezer_api.config import NoauthIdentity
-from freezer_api.context import Identity
+from freezer_api.context import IDENTITY_LENGTH, Identity
 from freezer_api.errors import InvalidDocument, Unauthorized
 
 #: Paths answered without an identity.
@@ -75,6 +75,7 @@ class KeystoneIdentity:
             request_id=env.get("openstack.request_id", ""),
             auth_token=env.get("HTTP_X_AUTH_TOKEN") or "",
         )
+        check_lengths(identity)
         logs.identify(env, identity.user_id, identity.user_name, identity.project_id)
         req.context.identity = identity
 
@@ -108,8 +109,22 @@ class NoauthIdentityMiddleware:
         # NOTE: these go into SQL; Keystone's (the other middleware) never hold NUL.
         if "\x00" in f"{identity.user_id}{identity.user_name}{identity.project_id}":
             raise InvalidDocument("The identity headers must not contain U+0000 (NUL).")
+        check_lengths(identity)
         logs.identify(env, identity.user_id, identity.user_name, identity.project_id)
         req.context.identity = identity
+
+
+def check_lengths(identity: Identity) -> None:
+    """Refuse (400) an identity longer than the catalogue keeps, before any work is done."""
+    for what, value in (
+        ("user id", identity.user_id),
+        ("user name", identity.user_name),
+        ("project id", identity.project_id),
+    ):
+        if len(value) > IDENTITY_LENGTH:
+            raise InvalidDocument(
+                f"The {what} is {len(value)} characters long; at most {IDENTITY_LENGTH} are kept."
+            )
 
 
 def identity_of(req: falcon.Request) -> Identity:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_v1_backup, user
+from tests.conftest import make_backup, make_v1_backup, user
 
 ALICE = user("alice")
 
@@ -47,7 +47,7 @@ def test_the_error_body_shape_is_pinned(client):
         ("{not json", "Malformed JSON"),
         ('{"a": NaN}', "Malformed JSON"),
         ("[" * 100_000 + "]" * 100_000, "Malformed JSON"),
-        (b"\xff\xfe", "Malformed JSON"),
+        (b"\xff\xfe", "must be JSON in UTF-8"),
         ("[1, 2]", "must be a JSON object, not array"),
         ('"text"', "must be a JSON object, not string"),
         ("null", "must be a JSON object, not null"),
@@ -222,3 +222,125 @@ def test_every_error_title_is_the_reason_phrase_of_its_status(
     result = client.simulate_request(method, path, query_string=query, headers={**ALICE, **headers})
     assert result.status_code == status
     assert result.json["title"] == HTTPStatus(status).phrase
+
+
+def _v2(client, method: str, path: str, body: bytes, **headers: str):
+    return client.simulate_request(
+        method, f"/v2/project-a/{path}", body=body, headers={**ALICE, **headers}
+    )
+
+
+def _v2_backups(client) -> list[dict[str, Any]]:
+    return client.simulate_get("/v2/project-a/backups", headers=ALICE).json["backups"]
+
+
+def _backup_with(name: str) -> str:
+    """A valid v2 backup whose backup_name is ``name`` (escaped as JSON writes it)."""
+    return json.dumps(make_backup(backup_name=name))
+
+
+def _backup_with_raw(raw: bytes) -> bytes:
+    """A valid v2 backup whose backup_name holds ``raw`` bytes as they are."""
+    return _backup_with("MARK").encode().replace(b"MARK", raw)
+
+
+HOSTILE_BODIES = {
+    # U+0000 and a lone surrogate, escaped in UTF-16 and UTF-32: json.loads reads them all
+    "UTF-16 with NUL": _backup_with("a\u0000b").encode("utf-16"),
+    "UTF-16-LE with NUL": _backup_with("a\u0000b").encode("utf-16-le"),
+    "UTF-32 with a surrogate": _backup_with("\ud800").encode("utf-32"),
+    "UTF-32-BE with NUL": _backup_with("\u0000").encode("utf-32-be"),
+    # a surrogate as raw UTF-8 bytes, not as an escape
+    "raw surrogate in a value": _backup_with_raw(b"a\xed\xa0\x80b"),
+    "raw surrogate in a key": _backup_with_raw(b"b").replace(b'"hostname"', b'"h\xed\xb0\x80"'),
+    "a UTF-8 BOM": b"\xef\xbb\xbf" + _backup_with("b").encode(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_BODIES))
+def test_bodies_that_are_not_utf_8_json_are_400_and_store_nothing(client, name):
+    body = HOSTILE_BODIES[name]
+    for method, path in (("POST", "backups"), ("GET", "backups"), ("POST", "jobs")):
+        result = _v2(client, method, path, body)
+        assert result.status_code == 400, (method, path, result.text)
+        assert result.json["title"] == "Bad Request"
+    assert _v2_backups(client) == []
+    # and the kind is still searchable (PostgreSQL answered 500 to every search once a NUL
+    # had been stored)
+    assert _v2(client, "GET", "backups", b'{"match": [{"backup_name": "b"}]}').status_code == 200
+
+
+def test_a_deep_body_is_400_on_every_engine_and_one_within_the_limit_is_kept(client):
+    deepest: dict[str, Any] = {"level": 20}
+    for level in range(19, 1, -1):
+        deepest = {"level": level, "inner": deepest}
+    body = {**make_backup(), "nested": deepest}  # the body is level 1
+    created = client.simulate_post("/v2/project-a/backups", json=body, headers=ALICE)
+    assert created.status_code == 201, created.text
+    read = client.simulate_get(f"/v2/project-a/backups/{created.json['backup_id']}", headers=ALICE)
+    assert read.json["backup_metadata"]["nested"] == deepest
+    too_deep = {**make_backup(), "nested": [deepest]}
+    refused = client.simulate_post("/v2/project-a/backups", json=too_deep, headers=ALICE)
+    assert_error(refused, 400, "more than 20 levels deep")
+    # deep enough to exhaust a recursive scan, with an escape that sends it scanning
+    hostile = b"[" * 330 + b'"\\u0000"' + b"]" * 330
+    for method in ("POST", "GET"):
+        assert _v2(client, method, "backups", hostile).status_code == 400
+    assert len(_v2_backups(client)) == 1
+
+
+def test_numbers_beyond_a_double_are_400_and_big_integers_are_kept(client):
+    for text in ("1e400", "-1e400", "1.5e309"):
+        body = _backup_with("b").replace('"container"', f'"size": {text}, "container"')
+        assert_error(_v2(client, "POST", "backups", body.encode()), 400, "beyond a double")
+    kept = _backup_with("b").replace(
+        '"container"', '"size": 1.5e300, "big": 1234567890123456789012345678901, "container"'
+    )
+    created = _v2(client, "POST", "backups", kept.encode())
+    assert created.status_code == 201, created.text
+    read = client.simulate_get(f"/v2/project-a/backups/{created.json['backup_id']}", headers=ALICE)
+    metadata = read.json["backup_metadata"]
+    assert metadata["size"] == 1.5e300 and metadata["big"] == 1234567890123456789012345678901
+    assert len(_v2_backups(client)) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "said"),
+    [
+        ("/v2/" + "p" * 256 + "/backups", {"X-User-Id": "alice"}, "project id is 256"),
+        ("/v2/project-a/backups", {"X-User-Id": "u" * 256, "X-Project-Id": "project-a"}, "user id"),
+        ("/v1/backups", {"X-User-Id": "alice", "X-User-Name": "n" * 300}, "user name is 300"),
+        ("/v1/backups", {"X-User-Id": "alice", "X-Project-Id": "q" * 256}, "project id"),
+    ],
+)
+def test_an_identity_longer_than_the_catalogue_keeps_is_400(client, path, headers, said):
+    for method in ("GET", "POST"):
+        body = json.dumps(make_v1_backup() if path.startswith("/v1") else make_backup())
+        result = client.simulate_request(method, path, body=body, headers=headers)
+        assert_error(result, 400, said)
+    assert stored(client) == []
+
+
+def test_ids_and_names_compare_exactly_on_every_engine(client):
+    """MariaDB's default collations pad: 'etc' = 'etc ' (migration 0004 ends that)."""
+    plain = client.simulate_post(
+        "/v2/project-a/backups", json=make_backup(backup_name="etc"), headers=ALICE
+    ).json["backup_id"]
+    spaced = client.simulate_post(
+        "/v2/project-a/backups", json=make_backup(backup_name="etc "), headers=ALICE
+    ).json["backup_id"]
+    found = client.simulate_get(
+        "/v2/project-a/backups", query_string="backup_name=etc", headers=ALICE
+    ).json["backups"]
+    assert [backup["backup_id"] for backup in found] == [plain]
+    padded = client.simulate_get(f"/v2/project-a/backups/{plain}%20", headers=ALICE)
+    assert padded.status_code == 404
+    exact = client.simulate_get(f"/v2/project-a/backups/{spaced}", headers=ALICE)
+    assert exact.status_code == 200
+    twin = client.simulate_post(
+        "/v2/project-a/clients", json={"client_id": "host1", "hostname": "h"}, headers=ALICE
+    )
+    other = client.simulate_post(
+        "/v2/project-a/clients", json={"client_id": "host1 ", "hostname": "h"}, headers=ALICE
+    )
+    assert twin.status_code == 201 and other.status_code in (201, 400), other.text

@@ -23,18 +23,44 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
-#: Longest id, name or host the API accepts; the schemas check it before the database does.
+#: Longest id, name or host the API accepts; the schemas (and, for the caller's identity,
+#: ``context.IDENTITY_LENGTH``) check it before the database does.
 ID_LENGTH = 255
-# NOTE: MariaDB/MySQL compare strings case- and trailing-space-insensitively by default;
-# ids and names are compared exactly, as on the other engines.
-Name = String(ID_LENGTH).with_variant(
-    mysql.VARCHAR(ID_LENGTH, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
-)
-Flag = String(32).with_variant(
-    mysql.VARCHAR(32, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
-)
+
+
+class ExactText(TypeDecorator[str]):
+    """VARCHAR compared exactly on every engine.
+
+    NOTE: MariaDB/MySQL compare strings case- and trailing-space-insensitively by default,
+    and their ``utf8mb4_bin`` still pads (``'etc' = 'etc '``): these columns are binary
+    and without padding (migration 0004), ``utf8mb4_nopad_bin`` on MariaDB,
+    ``utf8mb4_0900_bin`` on MySQL 8, whatever the URL's dialect name says.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name not in ("mysql", "mariadb"):
+            return dialect.type_descriptor(String(self.length))
+        collation = (
+            "utf8mb4_nopad_bin" if getattr(dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
+        )
+        return dialect.type_descriptor(
+            mysql.VARCHAR(self.length, charset="utf8mb4", collation=collation)
+        )
+
+
+Name = ExactText(ID_LENGTH)
+Flag = ExactText(32)
 # NOTE: SQLite makes only an INTEGER PRIMARY KEY an alias of its rowid (auto-increment).
 PrimaryKey = BigInteger().with_variant(Integer(), "sqlite")
 
