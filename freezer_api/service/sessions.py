@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from freezer_api.errors import InvalidDocument, NotFound
+from freezer_api.errors import InvalidDocument, NotFound, Unprocessable
 from freezer_api.service.documents import (
     Call,
     Clock,
@@ -90,6 +90,14 @@ class SessionRules(Rules):
         if "jobs" in body and not isinstance(body["jobs"], dict):
             raise InvalidDocument("Invalid session update: jobs: must be of type object")
         current = record.doc
+        for job_id in body.get("jobs", {}).keys() - current.get("jobs", {}).keys():
+            # NOTE: only a job the caller sees joins a session; another project's job id
+            # would let its start and end answer "success" without touching that job
+            if storage.jobs.get(scope=call.scope, doc_id=job_id) is None:
+                raise Unprocessable(
+                    f"Invalid session update: jobs names {job_id}, which is no job of "
+                    "this project; add jobs with PUT .../sessions/<id>/jobs/<job_id>."
+                )
         document = {**current, **body}
         document["schedule"] = {**current["schedule"], **body.get("schedule", {})}
         document["jobs"] = {**current.get("jobs", {}), **body.get("jobs", {})}

@@ -216,3 +216,18 @@ def test_hold_off_ends_when_its_seconds_have_passed(settings, storage):
     assert ended.status_code == 202
     session = api.get(f"sessions/{session_id}").json
     assert session["time_end"] == 1_800_000_061 and session["status"] == "completed"
+
+
+def test_a_patch_cannot_put_another_projects_job_in_a_session(api, other_api, session_id):
+    """Its start and end would answer "success" without touching that job."""
+    theirs = other_api.created("jobs", make_job(other_api.register()))
+    entry = {"client_id": "x", "status": "", "result": "", "time_started": -1, "time_ended": -1}
+    refused = api.patch(f"sessions/{session_id}", {"jobs": {theirs: entry}})
+    assert refused.status_code == 422, refused.text
+    assert theirs in refused.json["description"]
+    assert api.patch(f"sessions/{session_id}", {"jobs": {"no-such-job": entry}}).status_code == 422
+    assert api.get(f"sessions/{session_id}").json["jobs"] == {}
+    started = api.post(
+        f"sessions/{session_id}/action", {"start": {"job_id": theirs, "current_tag": 0}}
+    )
+    assert started.status_code == 400 and "not found in session" in started.json["description"]
