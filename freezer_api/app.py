@@ -88,7 +88,7 @@ def create_app(
     policy = Policy(conf, routes.policy_rules(versions))
     policy.load()
     falcon_app = create_falcon_app(settings, storage, policy, clock=clock, versions=versions)
-    wrapped = pipeline.UnreadBodyDrain(
+    wrapped = pipeline.WholeBody(
         pipeline.load(
             settings.paste_config, settings.auth_strategy, conf, falcon_app, storage.ping
         ),

@@ -346,3 +346,61 @@ def test_a_stop_lets_the_requests_in_flight_finish(tmp_path):
         writer.join(timeout=30)
         assert process.wait(timeout=40) == 0
     assert answers == [201]
+
+
+@pytest.mark.parametrize("server", ["freezer-api", "uwsgi"])
+def test_a_request_whose_body_never_completes_does_nothing_and_stalls_no_one(tmp_path, server):
+    port = free_port()
+    conf = write_config(tmp_path, port)
+    base = f"http://127.0.0.1:{port}"
+    if server == "uwsgi":
+        argv = [
+            str(BIN / "uwsgi"),
+            "--http11-socket",
+            f"127.0.0.1:{port}",
+            "--processes",
+            "2",
+            "--threads",
+            "4",
+            "--need-app",
+            "--master",
+            "--die-on-term",
+            "--module",
+            "freezer_api.wsgi:application",
+        ]
+    else:
+        argv = [str(BIN / "freezer-api"), "--config-file", conf]
+    headers = user("ann")
+    with running(argv, f"{base}/", tmp_path / "log", env={"FREEZER_API_CONFIG": conf}):
+        created = requests.post(
+            f"{base}/v1/backups", json=make_v1_backup(), headers=headers, timeout=5
+        )
+        backup_id = created.json()["backup_id"]
+        identity = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        # a DELETE that announces a body and sends part of it, then its client goes away
+        half = socket.create_connection(("127.0.0.1", port))
+        half.sendall(
+            f"DELETE /v1/backups/{backup_id} HTTP/1.1\r\nHost: t\r\n{identity}"
+            "Content-Length: 100\r\n\r\n{".encode()
+        )
+        time.sleep(0.5)
+        half.close()
+        time.sleep(0.5)
+        kept = requests.get(f"{base}/v1/backups/{backup_id}", headers=headers, timeout=5)
+        assert kept.status_code == 200  # nothing was done for the incomplete request
+        # some clients that announce bodies and send none: the others are still served
+        hanging = []
+        for _ in range(4):
+            stuck = socket.create_connection(("127.0.0.1", port))
+            stuck.sendall(
+                f"POST /v1/backups HTTP/1.1\r\nHost: t\r\n{identity}"
+                "Content-Length: 500\r\n\r\n{".encode()
+            )
+            hanging.append(stuck)
+        try:
+            started = time.monotonic()
+            served = requests.get(f"{base}/v1/backups", headers=headers, timeout=30)
+            assert served.status_code == 200 and time.monotonic() - started < 5
+        finally:
+            for stuck in hanging:
+                stuck.close()

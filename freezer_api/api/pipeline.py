@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import io
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -157,15 +158,17 @@ def urlmap_factory(loader: Any, global_conf: dict[str, Any], **local_conf: str) 
 # -- middleware ---------------------------------------------------------------------------
 
 
-class UnreadBodyDrain:
-    """Read what the application left unread of a request body, so the connection stays usable.
+class WholeBody:
+    """Read a request's whole body before the application sees the request.
 
-    NOTE: an answer given before the body is read (401, 403, 404, 405...) leaves the body
-    in the socket. granian (and gunicorn) read it before the next request on the connection; uwsgi
-    closes the connection instead, and a client that sends its next request on it (any
-    keep-alive client: python-freezerclient, the scheduler) finds it reset. Bodies above
-    ``limit`` are left: their 413 may end the connection. The body is read before the
-    answer is returned: nothing in this app reads it later, while the answer is sent.
+    Nothing is done for a request whose body never arrives: a DELETE whose client stops
+    halfway through its announced body is not executed (it is answered 400, which the
+    gone client will not read). And the connection stays usable: an answer given without
+    reading the body (401, 403, 404, 405...) would leave the body in the socket, which
+    uwsgi would not skip (it closes the connection, and a keep-alive client's next
+    request on it finds it reset: python-freezerclient, the scheduler). Bodies above
+    ``limit`` are left to the size limit's 413, and bodies of no announced length to the
+    application.
     """
 
     def __init__(self, app: WSGIApp, limit: int) -> None:
@@ -181,48 +184,29 @@ class UnreadBodyDrain:
         size = int(length)
         if not 0 < size <= self._limit:
             return self._app(environ, start_response)
-        counted = _CountedInput(environ["wsgi.input"])
-        environ["wsgi.input"] = counted
-        answer = self._app(environ, start_response)
-        with contextlib.suppress(OSError):
-            # the client stopped sending: the server ends the connection anyway
-            counted.read_to(size)
-        return answer
+        body = _read_exactly(environ["wsgi.input"], size)
+        if len(body) < size:
+            return json_error(
+                start_response,
+                "400 Bad Request",
+                f"The request body ended after {len(body)} of its {size} bytes; nothing was done.",
+            )
+        environ["wsgi.input"] = io.BytesIO(body)
+        return self._app(environ, start_response)
 
 
-class _CountedInput:
-    """``wsgi.input``, counting the bytes read from it."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-        self.count = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data: bytes = self._stream.read() if size is None or size < 0 else self._stream.read(size)
-        self.count += len(data)
-        return data
-
-    def readline(self, size: int = -1) -> bytes:
-        line: bytes = (
-            self._stream.readline() if size is None or size < 0 else self._stream.readline(size)
-        )
-        self.count += len(line)
-        return line
-
-    def readlines(self, hint: int = -1) -> list[bytes]:
-        lines: list[bytes] = self._stream.readlines(hint)
-        self.count += sum(len(line) for line in lines)
-        return lines
-
-    def __iter__(self) -> Iterator[bytes]:
-        while line := self.readline():
-            yield line
-
-    def read_to(self, size: int) -> None:
-        """Read and drop the rest of a body of ``size`` bytes (never past its end)."""
-        while self.count < size:
-            if not self.read(min(size - self.count, 65536)):
-                return
+def _read_exactly(stream: Any, size: int) -> bytes:
+    """Up to ``size`` bytes of ``stream``: fewer when the client stopped sending."""
+    parts: list[bytes] = []
+    count = 0
+    with contextlib.suppress(OSError):
+        while count < size:
+            part: bytes = stream.read(size - count)
+            if not part:
+                break
+            parts.append(part)
+            count += len(part)
+    return b"".join(parts)
 
 
 class PublicVersions:

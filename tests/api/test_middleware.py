@@ -179,36 +179,48 @@ def test_a_policy_file_overrides_the_defaults(tmp_path, storage):
     assert api.simulate_get("/v2/p/backups", headers=auditor).status_code == 200
 
 
-def test_the_unread_rest_of_a_body_is_read_up_to_its_length_and_limit():
+def test_the_whole_body_is_read_first_up_to_its_length_and_limit():
     import io
 
-    from freezer_api.api.pipeline import UnreadBodyDrain
+    from freezer_api.api.pipeline import WholeBody
 
     def app(environ, start_response):
         environ["wsgi.input"].read(3)
         start_response("405 Method Not Allowed", [])
         return [b""]
 
-    drained = UnreadBodyDrain(app, limit=10)
+    whole = WholeBody(app, limit=10)
     for length, left in [("10", b"NEXT"), ("11", b"0123456789NEXT"[3:]), ("", b"3456789NEXT")]:
         stream = io.BytesIO(b"0123456789NEXT")
-        drained({"CONTENT_LENGTH": length, "wsgi.input": stream}, lambda *args: None)
+        whole({"CONTENT_LENGTH": length, "wsgi.input": stream}, lambda *args: None)
         # the next request's bytes stay; a body beyond the limit, or of no length, is left
         assert stream.read() == left
 
 
-def test_a_body_that_stops_coming_does_not_cost_the_answer():
-    from freezer_api.api.pipeline import UnreadBodyDrain
+@pytest.mark.parametrize("stalls", ["raises", "ends"])
+def test_a_body_that_stops_coming_is_not_acted_on(stalls):
+    import io
+
+    from freezer_api.api.pipeline import WholeBody
 
     class Stalled:
         def read(self, size=-1):
             raise OSError("timed out reading the body")
 
-    def app(environ, start_response):
-        start_response("405 Method Not Allowed", [])
-        return [b"answer"]
+    called = []
 
-    drained = UnreadBodyDrain(app, limit=100)
-    assert drained({"CONTENT_LENGTH": "50", "wsgi.input": Stalled()}, lambda *args: None) == [
-        b"answer"
-    ]
+    def app(environ, start_response):
+        called.append(environ)
+        start_response("204 No Content", [])
+        return [b""]
+
+    stream = Stalled() if stalls == "raises" else io.BytesIO(b"{half")
+    answered = []
+    whole = WholeBody(app, limit=100)
+    body = whole(
+        {"CONTENT_LENGTH": "50", "wsgi.input": stream},
+        lambda status, headers: answered.append(status),
+    )
+    assert called == [] and answered == ["400 Bad Request"]
+    sent = 0 if stalls == "raises" else 5
+    assert f"ended after {sent} of its 50 bytes" in b"".join(body).decode()
