@@ -254,27 +254,31 @@ def statuses_on_one_connection(port: int) -> list[int]:
     return statuses
 
 
+def server_argv(server: str, port: int, conf: str, module: str, *uwsgi_options: str) -> list[str]:
+    """``freezer-api`` with ``conf``, or uwsgi (2 processes, keep-alive) loading ``module``."""
+    if server != "uwsgi":
+        return [str(BIN / "freezer-api"), "--config-file", conf]
+    return [
+        str(BIN / "uwsgi"),
+        "--http11-socket",
+        f"127.0.0.1:{port}",
+        "--processes",
+        "2",
+        "--need-app",
+        "--master",
+        *uwsgi_options,
+        "--module",
+        f"{module}:application",
+    ]
+
+
 @pytest.mark.parametrize("server", ["uwsgi", "freezer-api"])
 def test_answers_given_before_the_body_is_read_keep_the_connection(tmp_path, server):
     port = free_port()
     conf = write_config(tmp_path, port)
     base = f"http://127.0.0.1:{port}"
-    if server == "uwsgi":
-        argv = [
-            str(BIN / "uwsgi"),
-            "--http11-socket",
-            f"127.0.0.1:{port}",
-            "--processes",
-            "2",
-            "--need-app",
-            "--master",
-            "--module",
-            "freezer_api.cmd.api:application",
-        ]
-        stop = signal.SIGINT
-    else:
-        argv = [str(BIN / "freezer-api"), "--config-file", conf]
-        stop = signal.SIGTERM
+    argv = server_argv(server, port, conf, "freezer_api.cmd.api")
+    stop = signal.SIGINT if server == "uwsgi" else signal.SIGTERM
     env = {"FREEZER_API_CONFIG": conf}
     with running(argv, f"{base}/", tmp_path / "log", env=env, stop_signal=stop):
         for _ in range(3):
@@ -353,23 +357,7 @@ def test_a_request_whose_body_never_completes_does_nothing_and_stalls_no_one(tmp
     port = free_port()
     conf = write_config(tmp_path, port)
     base = f"http://127.0.0.1:{port}"
-    if server == "uwsgi":
-        argv = [
-            str(BIN / "uwsgi"),
-            "--http11-socket",
-            f"127.0.0.1:{port}",
-            "--processes",
-            "2",
-            "--threads",
-            "4",
-            "--need-app",
-            "--master",
-            "--die-on-term",
-            "--module",
-            "freezer_api.wsgi:application",
-        ]
-    else:
-        argv = [str(BIN / "freezer-api"), "--config-file", conf]
+    argv = server_argv(server, port, conf, "freezer_api.wsgi", "--threads", "4", "--die-on-term")
     headers = user("ann")
     with running(argv, f"{base}/", tmp_path / "log", env={"FREEZER_API_CONFIG": conf}):
         created = requests.post(

@@ -141,7 +141,7 @@ def _insert(connection: Connection, kind: str, rows: list[dict[str, Any]]) -> No
         found = connection.execute(
             select(table.c.doc_id).where(table.c.doc_id.in_(ids)).limit(1)
         ).scalar()
-        twice = next((doc_id for doc_id in ids if ids.count(doc_id) > 1), None)
+        twice = next((doc_id for doc_id, seen in Counter(ids).items() if seen > 1), None)
         raise Conflict(
             f"the {kind} record {found or twice} already exists"
             + (" in the database" if found else " twice in the input")
