@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from typing import Any
@@ -18,7 +19,7 @@ from freezer_api.keystone import Trusts
 from freezer_api.policy import Policy
 from freezer_api.service.documents import Clock, Wiring
 from freezer_api.storage import open_backend
-from freezer_api.storage.base import Backend, Storage
+from freezer_api.storage.base import Backend, Storage, StorageUnavailable
 from freezer_api.storage.sql.engine import masked_url
 
 LOG = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ def storage_options(settings: Settings) -> dict[str, Any]:
         "pool_timeout": settings.pool_timeout,
         "pool_recycle": settings.pool_recycle,
         "sqlite_synchronous": settings.sqlite_synchronous,
+        "wsrep_sync_wait": settings.wsrep_sync_wait,
     }
 
 
@@ -135,9 +137,30 @@ def backend(settings: Settings) -> Backend:
     return open_backend(settings.database_url, storage_options(settings))
 
 
-def prepare_database(settings: Settings) -> None:
-    """Create/upgrade an embedded SQLite schema, or check that another engine's is current."""
-    backend(settings).prepare(create=settings.sync_on_start)
+def prepare_database(settings: Settings, *, sleep: Any = time.sleep) -> None:
+    """Create/upgrade an embedded SQLite schema, or check that another engine's is current.
+
+    A database that cannot be reached is tried again, ``[database] max_retries`` times
+    ``retry_interval`` seconds apart (a Galera node still joining its cluster, a database
+    starting after the API), each failure said in one line.
+    """
+    database = backend(settings)
+    for attempt in itertools.count(1):
+        try:
+            database.prepare(create=settings.sync_on_start)
+            return
+        except StorageUnavailable as error:
+            if 0 <= settings.max_retries < attempt:
+                raise
+            of = "of ever" if settings.max_retries < 0 else f"of {settings.max_retries}"
+            LOG.warning(
+                "%s; trying again in %d s (retry %d %s)",
+                error,
+                settings.retry_interval,
+                attempt,
+                of,
+            )
+            sleep(settings.retry_interval)
 
 
 def log_start(settings: Settings) -> None:

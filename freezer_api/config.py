@@ -113,6 +113,29 @@ database_opts = [
         help="Seconds after which a pooled connection is replaced (-1: never); keep it below "
         "the database's or a proxy's idle timeout. Not used for SQLite.",
     ),
+    cfg.IntOpt(
+        "mysql_wsrep_sync_wait",
+        min=0,
+        max=15,
+        help="Galera's wsrep_sync_wait for every connection to a MariaDB Galera node: 1 (the "
+        "default on Galera) makes each read wait until its node has applied every write the "
+        "cluster committed before it, so that a client reading through another node than it "
+        "wrote through sees its write (read-your-writes); 0 turns that off. Unset: 1 on a "
+        "Galera node, nothing elsewhere.",
+    ),
+    cfg.IntOpt(
+        "max_retries",
+        default=10,
+        min=-1,
+        help="How often the server tries to reach the database at start before it gives up "
+        "(-1: forever): a Galera node or a database that starts after the API is waited for.",
+    ),
+    cfg.IntOpt(
+        "retry_interval",
+        default=3,
+        min=1,
+        help="Seconds between the attempts of max_retries.",
+    ),
     cfg.BoolOpt(
         "sync_on_start",
         default=True,
@@ -248,6 +271,9 @@ class Settings:
     max_overflow: int = 10
     pool_timeout: int = 10
     pool_recycle: int = 3600
+    wsrep_sync_wait: int | None = None
+    max_retries: int = 10
+    retry_interval: int = 3
     sync_on_start: bool = True
     default_limit: int = 10
     max_limit: int = 1000
@@ -332,6 +358,9 @@ def settings_from_conf(conf: cfg.ConfigOpts) -> Settings:
         max_overflow=conf.database.max_overflow,
         pool_timeout=conf.database.pool_timeout,
         pool_recycle=conf.database.connection_recycle_time,
+        wsrep_sync_wait=conf.database.mysql_wsrep_sync_wait,
+        max_retries=conf.database.max_retries,
+        retry_interval=conf.database.retry_interval,
         sync_on_start=conf.database.sync_on_start,
         default_limit=conf.api.default_limit,
         max_limit=conf.api.max_limit,
@@ -383,10 +412,6 @@ IGNORED_OPTIONS = {
     ("database", "synchronous_reader"): "every read goes to [database] connection",
     ("database", "mysql_sql_mode"): "the server sets what it needs on each MariaDB/MySQL "
     "connection (utf8mb4, READ COMMITTED)",
-    ("database", "mysql_wsrep_sync_wait"): "not configurable; Galera's default applies",
-    ("database", "max_retries"): "an unreachable database stops the start at once; let the "
-    "service manager restart it (Restart=on-failure)",
-    ("database", "retry_interval"): "an unreachable database stops the start at once",
     ("database", "connection_debug"): "set [DEFAULT] default_log_levels to sqlalchemy.engine=INFO",
     ("database", "connection_trace"): "set [DEFAULT] default_log_levels to sqlalchemy.engine=INFO",
     ("database", "use_db_reconnect"): "a request whose database fails answers 503 with "

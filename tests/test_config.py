@@ -162,6 +162,8 @@ max_pool_size = 7
 sqlite_synchronous = {synchronous}
 idle_timeout = 120
 max_retries = 3
+db_max_retries = 5
+mysql_wsrep_sync_wait = 0
 [paste_deploy]
 config_file = freezer-paste.ini
 [elasticsearch]
@@ -177,6 +179,7 @@ def test_a_freezer_api_19_configuration_keeps_its_meaning(tmp_path, synchronous,
     settings = config.load_settings(["--config-file", path])
     assert (settings.pool_size, settings.pool_recycle, settings.workers) == (7, 120, 3)
     assert settings.sqlite_synchronous == mode
+    assert (settings.max_retries, settings.wsrep_sync_wait) == (3, 0)
     assert settings.paste_config is None  # 19.0.0's freezer-paste.ini cannot build this app
 
 
@@ -188,7 +191,7 @@ def test_what_a_freezer_api_19_configuration_sets_in_vain_is_said_line_by_line(t
         "[DEFAULT] bind-port",
         "[storage] backend",
         "[storage] driver",
-        "[database] max_retries",
+        "[database] db_max_retries",
         "[elasticsearch] hosts",
         "[centralized_scheduler] enforce_trusts",
         "[paste_deploy] config_file freezer-paste.ini is freezer-api 19.0.0's pipeline, which "

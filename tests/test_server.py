@@ -150,7 +150,7 @@ def test_a_bad_option_value_stops_the_start_with_one_line(tmp_path, options, sai
 @pytest.mark.parametrize("scheme", ["postgresql", "mysql+pymysql"])
 def test_an_unreachable_database_stops_the_start_with_one_line(tmp_path, scheme):
     port = free_port()  # nothing listens there
-    conf = write_config(tmp_path, free_port())
+    conf = write_config(tmp_path, free_port(), max_retries="2", retry_interval="1")
     text = (
         Path(conf)
         .read_text()
@@ -159,8 +159,10 @@ def test_an_unreachable_database_stops_the_start_with_one_line(tmp_path, scheme)
         )
     )
     Path(conf).write_text(text)
+    began = time.monotonic()
     line = cannot_start(conf)
     assert f"127.0.0.1:{port}" in line and "s3cret" not in line
+    assert time.monotonic() - began >= 2, "[database] max_retries = 2, retry_interval = 1"
 
 
 def test_with_a_log_file_a_failed_start_is_said_on_stderr_too(tmp_path):

@@ -42,6 +42,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="check and insert everything, then roll it back: say what would be imported",
     )
+    load.add_argument(
+        "--batch-size",
+        type=positive,
+        metavar="N",
+        help="commit every N records on their own instead of all in one transaction (for a "
+        "Galera cluster's writeset limit); an error then leaves the batches before it",
+    )
+    load.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave out records whose id is already stored (to go on after a batched import "
+        "stopped)",
+    )
     source = load.add_mutually_exclusive_group()
     source.add_argument("--input", "-i", metavar="PATH", help="file to read (default: stdin)")
     source.add_argument(
@@ -58,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
             help="when stderr is not a terminal, say how far it has gone this often (10)",
         )
     return parser
+
+
+def positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
 
 
 def db_sync(settings: Settings, args: argparse.Namespace) -> str:
@@ -130,7 +150,12 @@ def _imported(
     target: Backend, records: Iterable[Document], args: argparse.Namespace
 ) -> Counter[str]:
     read = progress.counted(records, "read", every=args.progress_every)
-    return target.import_records(read, dry_run=args.dry_run)
+    return target.import_records(
+        read,
+        dry_run=args.dry_run,
+        batch_size=args.batch_size,
+        skip_existing=args.skip_existing,
+    )
 
 
 COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], str]] = {

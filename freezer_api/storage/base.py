@@ -247,10 +247,19 @@ class Backend(Protocol):
         """Yield every record of every kind, oldest first, in the engine-free line format,
         from one consistent snapshot of the database."""
 
-    def import_records(self, records: Iterable[Document], *, dry_run: bool = False) -> Counter[str]:
+    def import_records(
+        self,
+        records: Iterable[Document],
+        *,
+        dry_run: bool = False,
+        batch_size: int | None = None,
+        skip_existing: bool = False,
+    ) -> Counter[str]:
         """Insert exported records in one transaction (all or none); return counts by kind.
 
-        ``dry_run`` checks and inserts everything, then rolls it back."""
+        ``dry_run`` checks and inserts everything, then rolls it back; ``batch_size``
+        commits every that many records on their own; ``skip_existing`` leaves out
+        records already stored (counted as ``skipped``)."""
 
     def read_freezer_api_19(self, table: str) -> Iterator[Document]:
         """Stream the live rows of one table of a freezer-api 19.0.0 catalogue here."""

@@ -3,91 +3,21 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import pytest
 import requests
 
 from freezer_api.storage.sql import migrate
 from tests.conftest import make_v1_backup
+from tests.mariadb import MARIADBD, PrivateMariaDB
 from tests.processes import BIN, free_port, running
 
 pytestmark = pytest.mark.slow
-MARIADBD = Path("/usr/sbin/mariadbd")
 HEADERS = {"X-User-Id": "agent", "X-Project-Id": "p1"}
-
-
-class PrivateMariaDB:
-    """A MariaDB server of the test's own, on its own port and data directory."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        subprocess.run(
-            [
-                "mariadb-install-db",
-                "--no-defaults",
-                f"--datadir={directory / 'data'}",
-                "--user=root",
-                "--auth-root-authentication-method=normal",
-                "--skip-test-db",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-
-    @property
-    def url(self) -> str:
-        return f"mysql://root@127.0.0.1:{self.port}/freezer"
-
-    def start(self) -> None:
-        with (self.directory / "mariadb.log").open("ab") as log:
-            self.process = self._spawn(log)
-        self._wait()
-
-    def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [
-                str(MARIADBD),
-                "--no-defaults",
-                f"--datadir={self.directory / 'data'}",
-                f"--port={self.port}",
-                "--bind-address=127.0.0.1",
-                f"--socket={self.directory / 'mariadb.sock'}",
-                "--user=root",
-                "--skip-grant-tables",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-
-    def _wait(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            probe = subprocess.run(
-                ["mysqladmin", "-h", "127.0.0.1", "-P", str(self.port), "-u", "root", "status"],
-                capture_output=True,
-            )
-            if probe.returncode == 0:
-                return
-            time.sleep(0.3)
-        raise TimeoutError("the private MariaDB did not start")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=60)
-        self.process = None
 
 
 @pytest.fixture

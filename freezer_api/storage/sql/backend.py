@@ -77,9 +77,22 @@ class SqlBackend:
         finally:
             engine.dispose()
 
-    def import_records(self, records: Iterable[Document], *, dry_run: bool = False) -> Counter[str]:
+    def import_records(
+        self,
+        records: Iterable[Document],
+        *,
+        dry_run: bool = False,
+        batch_size: int | None = None,
+        skip_existing: bool = False,
+    ) -> Counter[str]:
         counts: Counter[str] = self._run(
-            lambda engine: transfer.import_records(engine, records, dry_run=dry_run)
+            lambda engine: transfer.import_records(
+                engine,
+                records,
+                dry_run=dry_run,
+                batch_size=batch_size,
+                skip_existing=skip_existing,
+            )
         )
         return counts
 

@@ -48,7 +48,7 @@ def create_db_engine(url: str, options: Mapping[str, Any]) -> Engine:
     """Create the engine for ``url``.
 
     ``options`` may hold ``pool_size``, ``max_overflow``, ``pool_timeout``,
-    ``pool_recycle`` and ``sqlite_synchronous``.
+    ``pool_recycle``, ``sqlite_synchronous`` and ``wsrep_sync_wait``.
     """
     parsed = normalise_url(url)
     timeout = int(options.get("pool_timeout", 10))
@@ -62,7 +62,7 @@ def create_db_engine(url: str, options: Mapping[str, Any]) -> Engine:
         extra["connect_args"] = {"connect_timeout": timeout, "charset": "utf8mb4"}
         # NOTE: fewer gap locks, so concurrent inserts deadlock less.
         extra["isolation_level"] = "READ COMMITTED"
-    return create_engine(
+    engine = create_engine(
         parsed,
         json_serializer=WRITE_DOCUMENT,
         json_deserializer=jsonfast.loads,
@@ -73,6 +73,36 @@ def create_db_engine(url: str, options: Mapping[str, Any]) -> Engine:
         pool_recycle=int(options.get("pool_recycle", 3600)),
         **extra,
     )
+    if backend in ("mysql", "mariadb"):
+        _sync_wait_on_galera(engine, options.get("wsrep_sync_wait"))
+    return engine
+
+
+#: wsrep_sync_wait on a Galera node unless configured: reads wait for the cluster's commits
+GALERA_SYNC_WAIT = 1
+
+
+def _sync_wait_on_galera(engine: Engine, configured: int | None) -> None:
+    """Set ``wsrep_sync_wait`` on each new connection to a Galera node.
+
+    NOTE: whether the server runs Galera is asked on the engine's first connection only;
+    a MySQL server (which has no such variable) or a MariaDB without wsrep is left alone.
+    """
+    galera: list[bool] = []
+
+    @event.listens_for(engine, "connect")
+    def _set(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            if not galera:
+                cursor.execute("SHOW VARIABLES LIKE 'wsrep_on'")
+                row = cursor.fetchone()
+                galera.append(row is not None and str(row[1]).upper() == "ON")
+            if galera[0]:
+                wait = GALERA_SYNC_WAIT if configured is None else int(configured)
+                cursor.execute(f"SET SESSION wsrep_sync_wait = {wait}")
+        finally:
+            cursor.close()
 
 
 def _sqlite_engine(url: URL, timeout: int, synchronous: str) -> Engine:

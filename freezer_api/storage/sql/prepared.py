@@ -138,8 +138,15 @@ class Readers:
         return reader.connection
 
     def _drop(self) -> None:
+        """Forget the thread's dead connection.
+
+        NOTE: invalidated, not closed: closing resets it (a ROLLBACK), which on a dead
+        connection fails and logs a traceback for what is an expected loss.
+        """
         reader = self._local.reader
         self._local.reader = None
+        with contextlib.suppress(Exception):
+            reader.connection.invalidate()
         reader.closer()
 
     def close(self) -> None:

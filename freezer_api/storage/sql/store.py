@@ -107,6 +107,20 @@ class translated_errors:  # noqa: N801 - used as a function: ``with translated_e
             raise StorageUnavailable("The database is overloaded; try again later.") from None
 
 
+def galera_state(connection: Connection) -> str | None:
+    """Why a Galera node should get no traffic (not ready, or not synced with its cluster,
+    as a donor or a desynced node is); None for a synced node, or a server without Galera.
+    """
+    rows = connection.exec_driver_sql(
+        "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state_comment')"
+    ).all()
+    status = {str(name).lower(): str(value) for name, value in rows}
+    state = status.get("wsrep_local_state_comment")
+    if state is None or (state == "Synced" and status.get("wsrep_ready") == "ON"):
+        return None
+    return f"the Galera node is {state}, not Synced"
+
+
 _T = TypeVar("_T")
 
 
@@ -623,6 +637,10 @@ class SqlStorage:
     def ping(self) -> None:
         with translated_errors("database"), self.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
+            if self.engine.dialect.name == "mysql":
+                state = galera_state(connection)
+                if state is not None:
+                    raise StorageUnavailable(state)
 
     def close(self) -> None:
         self._transactions.close()

@@ -8,6 +8,7 @@ can move from SQLite to PostgreSQL or MariaDB with two commands.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -16,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, exc, insert, select
 
 from freezer_api import jsonfast
-from freezer_api.errors import Conflict
+from freezer_api.errors import Conflict, FreezerError
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql.models import TABLES, field_names
 from freezer_api.storage.sql.store import translated_errors
@@ -87,46 +88,157 @@ def _time(value: Any) -> datetime.datetime | None:
 
 
 def import_records(
-    engine: Engine, records: Iterable[dict[str, Any]], *, dry_run: bool = False
+    engine: Engine,
+    records: Iterable[dict[str, Any]],
+    *,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    skip_existing: bool = False,
 ) -> Counter[str]:
     """Insert every record in one transaction: all of them, or none on any error.
 
-    With ``dry_run`` everything is checked and inserted, then rolled back. Raises
-    ``Conflict`` naming a record that already exists, ``ValueError`` on a malformed one.
+    With ``dry_run`` everything is checked and inserted, then rolled back. With
+    ``batch_size``, every that many records are committed on their own (for a Galera
+    cluster, whose writeset limit bounds a transaction, and which applies a big one on
+    every node at once); an error then leaves the batches before it, and says so. With
+    ``skip_existing``, records whose id is already stored are left out (counted as
+    ``skipped``), so that such an import can be run again. Raises ``Conflict`` naming a
+    record that already exists, ``ValueError`` on a malformed one or on a transaction
+    beyond the cluster's writeset limit.
     """
-    counts: Counter[str] = Counter()
-    pending: dict[str, list[dict[str, Any]]] = {kind: [] for kind in TABLES}
     with translated_errors("record"), engines.writer(engine).connect() as connection:
-        transaction = connection.begin()
-
-        def flush(kind: str) -> None:
-            if pending[kind]:
-                _insert(connection, kind, pending[kind])
-                counts[kind] += len(pending[kind])
-                pending[kind] = []
-
+        load = _Import(connection, dry_run=dry_run, batch_size=batch_size)
+        load.skip_existing = skip_existing
         try:
             for record in records:
-                kind = record.get("kind")
-                if kind not in TABLES:
-                    raise ValueError(f"unknown record kind {kind!r}")
-                try:
-                    pending[kind].append(_row(kind, record))
-                except (KeyError, TypeError) as error:
-                    raise ValueError(f"a {kind} record lacks {error}") from None
-                if len(pending[kind]) >= BATCH:
-                    flush(kind)
+                load.add(record)
+            load.finish()
+        except BaseException as error:
+            load.abandon()
+            explained = _explained(engine, error, load.committed)
+            if explained is None:
+                raise
+            raise explained from None
+    if not dry_run:
+        _analyze(engine)
+    return load.counts
+
+
+class _Import:
+    """The records of an import waiting for their insert, and the transaction they go in."""
+
+    def __init__(self, connection: Connection, *, dry_run: bool, batch_size: int | None) -> None:
+        self.counts: Counter[str] = Counter()
+        #: what the batches committed so far hold
+        self.committed: Counter[str] = Counter()
+        self.skip_existing = False
+        self._connection = connection
+        self._dry_run = dry_run
+        self._batch_size = None if dry_run else batch_size
+        self._pending: dict[str, list[dict[str, Any]]] = {kind: [] for kind in TABLES}
+        self._in_batch = 0
+        self._transaction = connection.begin()
+
+    def add(self, record: dict[str, Any]) -> None:
+        kind = record.get("kind")
+        if kind not in TABLES:
+            raise ValueError(f"unknown record kind {kind!r}")
+        try:
+            self._pending[kind].append(_row(kind, record))
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"a {kind} record lacks {error}") from None
+        if len(self._pending[kind]) >= BATCH:
+            self._flush(kind)
+        self._in_batch += 1
+        if self._batch_size and self._in_batch >= self._batch_size:
+            self._commit()
+            self._transaction = self._connection.begin()
+            self._in_batch = 0
+
+    def finish(self) -> None:
+        if self._dry_run:
             for kind in TABLES:
-                flush(kind)
-        except BaseException:
-            transaction.rollback()
-            raise
-        if dry_run:
-            transaction.rollback()
-            return counts
-        transaction.commit()
-    _analyze(engine)
-    return counts
+                self._flush(kind)
+            self._transaction.rollback()
+        else:
+            self._commit()
+
+    def abandon(self) -> None:
+        if self._transaction.is_active:
+            self._transaction.rollback()
+
+    def _commit(self) -> None:
+        for kind in TABLES:
+            self._flush(kind)
+        self._transaction.commit()
+        self.committed = self.counts.copy()
+
+    def _flush(self, kind: str) -> None:
+        rows = self._pending[kind]
+        if not rows:
+            return
+        self._pending[kind] = []
+        if self.skip_existing:
+            new = _new_rows(self._connection, kind, rows)
+            self.counts["skipped"] += len(rows) - len(new)
+            rows = new
+        if rows:
+            _insert(self._connection, kind, rows)
+        self.counts[kind] += len(rows)
+
+
+def _explained(engine: Engine, error: BaseException, committed: Counter[str]) -> Exception | None:
+    """What to raise instead of ``error``, saying what to do; None to raise it as it is."""
+    if isinstance(error, exc.DBAPIError) and _beyond_writeset_limit(error):
+        return ValueError(_writeset_advice(engine, committed))
+    if committed and isinstance(error, (ValueError, FreezerError)):
+        return ValueError(f"{error}; {_left(committed)}")
+    return None
+
+
+def _new_rows(
+    connection: Connection, kind: str, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    table = TABLES[kind]
+    ids = [row["doc_id"] for row in rows]
+    stored = set(
+        connection.execute(select(table.c.doc_id).where(table.c.doc_id.in_(ids))).scalars()
+    )
+    return [row for row in rows if row["doc_id"] not in stored]
+
+
+def _left(committed: Counter[str]) -> str:
+    summary = ", ".join(f"{count} {kind}" for kind, count in sorted(committed.items()))
+    return (
+        f"the batches before it were committed and stay ({summary}): run the import again "
+        "with --skip-existing to go on from there"
+    )
+
+
+#: what MariaDB says when a transaction is beyond Galera's writeset limits
+WRITESET_LIMIT_MESSAGES = ("wsrep_max_ws_rows", "wsrep_max_ws_size", "Maximum writeset size")
+
+
+def _beyond_writeset_limit(error: exc.DBAPIError) -> bool:
+    said = " ".join(str(argument) for argument in getattr(error.orig, "args", ()))
+    return any(message in said for message in WRITESET_LIMIT_MESSAGES)
+
+
+def _writeset_advice(engine: Engine, committed: Counter[str]) -> str:
+    limits = "wsrep_max_ws_rows and wsrep_max_ws_size"
+    with contextlib.suppress(exc.DBAPIError), engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SHOW VARIABLES WHERE Variable_name IN ('wsrep_max_ws_rows', 'wsrep_max_ws_size')"
+        ).all()
+        limits = ", ".join(f"{name} = {value}" for name, value in sorted(rows))
+    said = (
+        f"the import is larger than the Galera cluster allows one transaction ({limits}): "
+        "import it with --batch-size N (N records a transaction, under that limit; "
+        "1000 keeps replication smooth), or raise the limit for the import"
+    )
+    if committed:
+        return f"{said}; {_left(committed)}"
+    return f"{said}; nothing was imported"
 
 
 def _insert(connection: Connection, kind: str, rows: list[dict[str, Any]]) -> None:
