@@ -48,6 +48,8 @@ class PrivateMariaDB:
 
     #: the system user the server runs as
     user = "root"
+    #: SQL each of the test's own connections starts with
+    init_command: str | None = None
 
     def __init__(self, directory: Path, *, install: bool = True) -> None:
         self.directory = directory
@@ -124,7 +126,12 @@ class PrivateMariaDB:
 
     def sql(self, statement: str, database: str | None = None) -> list[tuple[object, ...]]:
         connection = pymysql.connect(
-            host="127.0.0.1", port=self.port, user="root", database=database, connect_timeout=5
+            host="127.0.0.1",
+            port=self.port,
+            user="root",
+            database=database,
+            connect_timeout=5,
+            init_command=self.init_command,
         )
         try:
             with connection.cursor() as cursor:
@@ -156,6 +163,8 @@ class GaleraNode(PrivateMariaDB):
     """One node of a :class:`GaleraCluster`: its SQL, group, IST and SST ports of its own."""
 
     user = "mysql"
+    # NOTE: so that the test can still ask a node without quorum for its status
+    init_command = "SET SESSION wsrep_dirty_reads = ON"
 
     def __init__(self, directory: Path, name: str) -> None:
         super().__init__(directory, install=False)

@@ -382,3 +382,33 @@ def test_an_import_beyond_the_writeset_limit_says_so(galera, apis, tmp_path):
     assert total == len(lines)
     for each in galera.nodes:
         assert stored(each, "copy") == total
+
+
+def test_a_node_without_quorum_answers_503_until_it_is_bootstrapped(galera, apis):
+    """Two of three nodes die: the last one has no quorum (non-primary) and refuses SQL; its
+    API answers 503 and fails its health check, writes included, without an error logged.
+    pc.bootstrap makes it the primary component again, and the others rejoin it."""
+    node, api = galera.nodes[0], apis[0]
+    since = len(api.log_text())
+    for other in galera.nodes[1:]:
+        other.kill()
+    wait_until(lambda: node.status("wsrep_cluster_status") == "non-Primary", 30, "no quorum")
+    refused = requests.post(
+        f"{api.base}/v1/backups", json=make_v1_backup(), headers=HEADERS, timeout=60
+    )
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["Retry-After"]
+    assert answers(api) == 503 and health(api) == 503
+
+    node.sql("SET GLOBAL wsrep_provider_options = 'pc.bootstrap=YES'")
+    wait_until(lambda: answers(api) == 200, 30, "answers once bootstrapped")
+    assert health(api) == 200
+    for other in galera.nodes[1:]:
+        other.start(wait=False)
+    for other in galera.nodes[1:]:
+        other.wait_synced()
+    assert galera.size() == 3
+    for each in apis:
+        wait_until(lambda each=each: answers(each) == 200, 60, f"{each.node.name} answers")
+    text = assert_quiet(api, since)
+    assert " ERROR " not in text

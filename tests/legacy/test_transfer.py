@@ -303,3 +303,36 @@ def run_manage(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "freezer-manage"), *argv], capture_output=True, text=True, timeout=120
     )
+
+
+def test_a_batched_import_says_what_it_left_and_goes_on_with_skip_existing(
+    client, database_url, tmp_path, capsys
+):
+    """--batch-size commits every N records; an error leaves the batches before it and says
+    so; --skip-existing then imports the rest, whatever was stored already."""
+    fill(client)
+    dump = tmp_path / "dump.jsonl"
+    manage_ok(
+        "--config-file", conf_for(tmp_path, database_url, "db"), "db", "export", "-o", str(dump)
+    )
+    lines = dump.read_text().splitlines()
+    _, target = synced_sqlite(tmp_path, "target")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("\n".join([*lines[:5], '{"kind": "nothing"}', *lines[5:]]) + "\n")
+    argv = ["--config-file", target, "db", "import", "--batch-size", "2", "-i"]
+    assert manage.main([*argv, str(broken)]) == 1
+    error = capsys.readouterr().err
+    assert f"{broken} line 6: unknown record kind 'nothing'" in error, error
+    assert "the batches before it were committed and stay" in error
+    assert "--skip-existing" in error
+    partial = run_manage("--config-file", target, "db", "export")
+    assert len(partial.stdout.splitlines()) == 4  # two batches of two
+
+    assert manage.main([*argv, str(dump), "--skip-existing"]) == 0
+    assert "4 skipped" in capsys.readouterr().out
+    whole = run_manage("--config-file", target, "db", "export")
+    assert sorted(whole.stdout.splitlines()) == sorted(lines)
+    with pytest.raises(SystemExit) as refused:
+        manage.main(["--config-file", target, "db", "import", "--batch-size", "0"])
+    assert refused.value.code == 2
+    assert "--batch-size: must be 1 or more, not 0" in capsys.readouterr().err
