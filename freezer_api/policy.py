@@ -2,7 +2,11 @@
 """Policy: rule names, their in-code defaults, and enforcement with oslo.policy.
 
 The defaults are those of freezer-api 19.0.0 (member, reader, admin and service roles,
-project scope); operators override them in ``policy.yaml`` as usual.
+project scope) but for the ``service`` role, which gets what the freezer 19.0.0 central
+scheduler does with its own token, nothing more: it registers central clients and lists every
+project's jobs; everything else it does through the job owners' trusts, as the owner.
+Operators override the rules in ``policy.yaml`` as usual; two lines give ``service`` back the
+reach it had in 19.0.0 (``catalogue_reader`` and ``backup_writer``, see the README).
 """
 
 from __future__ import annotations
@@ -32,12 +36,30 @@ BASE_RULES = [
     policy.RuleDefault(
         "admin_or_reader_or_service", "rule:admin_or_owner_or_service or rule:project_reader"
     ),
+    policy.RuleDefault(
+        "admin_or_reader", "rule:admin_or_owner or rule:project_reader", "Readers and up."
+    ),
+    policy.RuleDefault(
+        "catalogue_reader",
+        "rule:admin_or_reader",
+        "Who reads backups, clients, actions and sessions. freezer-api 19.0.0 also let the "
+        "service role read them in every project: rule:admin_or_reader_or_service.",
+    ),
+    policy.RuleDefault(
+        "backup_writer",
+        "rule:admin_or_owner",
+        "Who creates, changes and deletes backups. freezer-api 19.0.0 also let the service "
+        "role do so in every project: rule:admin_or_owner_or_service.",
+    ),
 ]
 
 WRITE = "rule:admin_or_owner"
-READ = "rule:admin_or_reader_or_service"
-
-WRITE_OR_SERVICE = "rule:admin_or_owner_or_service"
+#: reads of every kind but jobs
+READ = "rule:catalogue_reader"
+#: reads of jobs: a central scheduler lists every project's jobs with its own token
+READ_JOBS = "rule:admin_or_reader_or_service"
+#: writes of backups
+WRITE_BACKUPS = "rule:backup_writer"
 
 
 def list_rules() -> list[policy.RuleDefault]:

@@ -97,7 +97,9 @@ def test_oslopolicy_sample_generator_prints_the_rules():
     )
     for expected in (
         '#"admin_or_service": "role:admin or role:service"',
-        '#"backups:create": "rule:admin_or_owner_or_service"',
+        '#"backups:create": "rule:backup_writer"',
+        '#"catalogue_reader": "rule:admin_or_reader"',
+        '#"jobs:get_all": "rule:admin_or_reader_or_service"',
         '#"clients:create_central": "rule:admin_or_service"',
         '#"jobs:get_all_projects": "rule:admin_or_service"',
         "# POST  /v2/{project_id}/sessions/{session_id}/action",

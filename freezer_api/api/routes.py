@@ -32,7 +32,7 @@ from freezer_api.api.resources import (
     project_scope,
     user_scope,
 )
-from freezer_api.policy import READ, WRITE, WRITE_OR_SERVICE
+from freezer_api.policy import READ, READ_JOBS, WRITE, WRITE_BACKUPS
 from freezer_api.service.actions import ActionRules
 from freezer_api.service.backups import BackupRules, BackupV1Rules
 from freezer_api.service.clients import ClientRules, ClientV1Rules
@@ -44,9 +44,9 @@ from freezer_api.storage.base import Document
 ALL_VERBS = frozenset({"list", "create", "get", "patch", "replace", "delete"})
 
 
-def checks(write: str = WRITE) -> dict[str, str]:
-    """The policy check of each verb: readers read, ``write`` writes."""
-    return {verb: READ if verb in {"list", "get"} else write for verb in ALL_VERBS}
+def checks(write: str = WRITE, read: str = READ) -> dict[str, str]:
+    """The policy check of each verb: ``read`` reads, ``write`` writes."""
+    return {verb: read if verb in {"list", "get"} else write for verb in ALL_VERBS}
 
 
 def central_client_rules(body: dict[str, Any]) -> list[str]:
@@ -103,7 +103,7 @@ def scheduling(version: Any) -> tuple[Kind, ...]:
             ALL_VERBS,
             views.job,
             views.id_and_version("job_id"),
-            checks(),
+            checks(read=READ_JOBS),
             all_projects_rule=ALL_PROJECTS,
             sub_routes=(JOB_EVENT,),
         ),
@@ -120,7 +120,7 @@ def scheduling(version: Any) -> tuple[Kind, ...]:
 
 
 V2_KINDS = (
-    v2(BackupRules, ALL_VERBS - {"replace"}, views.backup, views.backup, checks(WRITE_OR_SERVICE)),
+    v2(BackupRules, ALL_VERBS - {"replace"}, views.backup, views.backup, checks(WRITE_BACKUPS)),
     v2(
         ClientRules,
         CLIENT_VERBS,
@@ -135,7 +135,7 @@ V2_KINDS = (
 )
 
 V1_KINDS = (
-    v1(BackupV1Rules, ALL_VERBS, views.v1_backup, views.v1_backup, checks(WRITE_OR_SERVICE)),
+    v1(BackupV1Rules, ALL_VERBS, views.v1_backup, views.v1_backup, checks(WRITE_BACKUPS)),
     v1(
         ClientV1Rules,
         CLIENT_VERBS,

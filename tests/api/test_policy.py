@@ -164,3 +164,62 @@ def test_a_central_schedulers_pid_is_hidden_from_tenants(client):
     assert listed[own_job]["current_pid"] == 4242
     service = caller(client, "a", "service")
     assert service.get(f"jobs/{job_id}").json["job_schedule"]["current_pid"] == 4242
+
+
+SERVICE_REACH = [
+    ("GET", "backups", None),
+    ("GET", "backups/{backup}", None),
+    ("POST", "backups", make_backup()),
+    ("PATCH", "backups/{backup}", {"status": "error"}),
+    ("DELETE", "backups/{backup}", None),
+    ("GET", "clients", None),
+    ("GET", "actions/{action}", None),
+    ("GET", "sessions/{session}", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), SERVICE_REACH)
+def test_the_service_role_gets_no_other_projects_backups_by_default(
+    client, world, method, path, body
+):
+    """A central scheduler does its work in a project through the owner's trust; its own
+    token (role service, its own project) reaches no other project's backups or records."""
+    service = caller(client, "a", "service")
+    service.headers["X-Project-Id"] = "service-project"
+    assert send(service, method, path, body, world).status_code == 403
+
+
+def test_the_service_role_lists_and_reads_every_projects_jobs(client, world):
+    """What the freezer 19.0.0 central scheduler does with its own token."""
+    service = caller(client, "service-project", "service")
+    polled = service.listed("jobs", query="all_projects=true")
+    assert world["job"] in {job["job_id"] for job in polled}
+    central = {"client_id": "central.example.org", "is_central": True}
+    assert (
+        caller(client, "service-project", "service,member").post("clients", central).status_code
+        == 201
+    )
+    as_a = caller(client, "a", "service")
+    as_a.headers["X-Project-Id"] = "service-project"
+    assert as_a.get(f"jobs/{world['job']}").status_code == 200
+
+
+def test_two_policy_lines_give_the_service_role_its_19_0_0_reach(tmp_path, storage):
+    from tests.api.test_middleware import app_with
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        '"catalogue_reader": "rule:admin_or_reader_or_service"\n'
+        '"backup_writer": "rule:admin_or_owner_or_service"\n'
+    )
+    api = app_with(tmp_path, storage, f"[oslo_policy]\npolicy_file = {policy}\n")
+    member = {"X-Roles": "member", "X-Project-Id": "a", "X-User-Id": "owner"}
+    service = {"X-Roles": "service", "X-Project-Id": "service-project", "X-User-Id": "svc"}
+    created = api.simulate_post("/v2/a/backups", json=make_backup(), headers=member)
+    assert created.status_code == 201
+    listed = api.simulate_get("/v2/a/backups", headers=service)
+    assert listed.status_code == 200 and len(listed.json["backups"]) == 1
+    assert (
+        api.simulate_post("/v2/a/backups", json=make_backup(), headers=service).status_code == 201
+    )
+    assert api.simulate_get("/v2/a/sessions", headers=service).status_code == 200

@@ -7,8 +7,10 @@ import json
 import os
 import subprocess
 import time
+from typing import Any
 
 import pytest
+import requests
 
 from tests.conftest import make_action, make_backup
 from tests.keystone.conftest import TOKEN_LIFETIME, USERS, Keystone, call
@@ -79,6 +81,24 @@ def test_members_write_readers_read_others_are_refused(keystone, freezer_url, pr
     assert call(freezer_url, "GET", f"/v2/{alpha}/backups/{backup_id}", member).status_code == 200
 
 
+def trust_token(keystone: Keystone, user: str, trust_id: str) -> str:
+    """A token of ``user`` (the trustee) scoped to a trust, as the central scheduler gets."""
+    who = USERS[user]
+    identity: dict[str, Any] = {
+        "methods": ["password"],
+        "password": {
+            "user": {"name": who.name, "password": who.password, "domain": {"id": "default"}}
+        },
+    }
+    answer = requests.post(
+        f"{keystone.url}/v3/auth/tokens",
+        json={"auth": {"identity": identity, "scope": {"OS-TRUST:trust": {"id": trust_id}}}},
+        timeout=60,
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.headers["X-Subject-Token"])
+
+
 def trust_of(keystone: Keystone, trust_id: str) -> int:
     return keystone.admin("GET", f"/OS-TRUST/trusts/{trust_id}").status_code
 
@@ -122,6 +142,21 @@ def test_central_scheduler_jobs_carry_a_reused_trust(keystone, freezer_url, proj
         json=poll,
     ).json()["jobs"]
     assert {j["job_id"] for j in polled} >= {first, second}
+
+    # its own token reaches no project's backups; the owner's trust does, with the owner's
+    # roles in the owner's project
+    backup = make_backup(backup_name="central")
+    mine = call(freezer_url, "POST", f"/v2/{alpha}/backups", service, json=backup)
+    assert mine.status_code == 403
+    assert call(freezer_url, "GET", f"/v2/{alpha}/backups", service).status_code == 403
+    trusted = trust_token(keystone, "freezer", trust_id)
+    created = call(freezer_url, "POST", f"/v2/{alpha}/backups", trusted, json=backup)
+    assert created.status_code == 201, created.text
+    stored = call(
+        freezer_url, "GET", f"/v2/{alpha}/backups/{created.json()['backup_id']}", member
+    ).json()
+    assert stored["project_id"] == alpha
+    assert stored["user_id"] == keystone.user_ids["freezer"]  # the trustee (X-User-Id)
 
     assert call(freezer_url, "DELETE", f"/v2/{alpha}/jobs/{first}", member).status_code == 204
     assert trust_of(keystone, trust_id) == 200
