@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -394,3 +395,29 @@ def test_a_request_whose_body_never_completes_does_nothing_and_stalls_no_one(tmp
         finally:
             for stuck in hanging:
                 stuck.close()
+
+
+@pytest.mark.parametrize("server", ["uwsgi", "freezer-api"])
+def test_noauth_refuses_an_identity_header_given_twice(tmp_path, server):
+    """The server joins a repeated header's values with commas; a user or project id given
+    twice is refused instead of acting as a made-up identity."""
+    import http.client
+
+    port = free_port()
+    conf = write_config(tmp_path, port)
+    argv = server_argv(server, port, conf, "freezer_api.cmd.api")
+    stop = signal.SIGINT if server == "uwsgi" else signal.SIGTERM
+    env = {"FREEZER_API_CONFIG": conf}
+    with running(argv, f"http://127.0.0.1:{port}/", tmp_path / "log", env=env, stop_signal=stop):
+        for header in ("X-User-Id", "X-Project-Id"):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.putrequest("GET", "/v2/p1/backups")
+            connection.putheader(header, "p1")
+            connection.putheader(header, "p2")
+            connection.putheader("X-Roles", "reader")
+            connection.endheaders()
+            answer = connection.getresponse()
+            body = json.loads(answer.read())
+            connection.close()
+            assert answer.status == 400, body
+            assert f"The {header} header holds a comma" in body["description"]

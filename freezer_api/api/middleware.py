@@ -109,6 +109,17 @@ class NoauthIdentityMiddleware:
         # NOTE: these go into SQL; Keystone's (the other middleware) never hold NUL.
         if "\x00" in f"{identity.user_id}{identity.user_name}{identity.project_id}":
             raise InvalidDocument("The identity headers must not contain U+0000 (NUL).")
+        # NOTE: a header given twice reaches the app as one, its values joined by commas
+        # (WSGI): "X-User-Id: a" twice with "b" would act as the user "a,b".
+        for header, value in (
+            ("X-User-Id", identity.user_id),
+            ("X-Project-Id", identity.project_id),
+        ):
+            if "," in value:
+                raise InvalidDocument(
+                    f"The {header} header holds a comma: it was given more than once, or names "
+                    "more than one identity."
+                )
         check_lengths(identity)
         logs.identify(env, identity.user_id, identity.user_name, identity.project_id)
         req.context.identity = identity
