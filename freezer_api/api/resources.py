@@ -139,6 +139,16 @@ class Kind:
 
 
 @dataclasses.dataclass(frozen=True)
+class View:
+    """A read-only route beside the kinds (``backup-sets``), answered from what they hold."""
+
+    #: below the version's prefix
+    path: str
+    rule: Rule
+    resource: Callable[[Parts], object]
+
+
+@dataclasses.dataclass(frozen=True)
 class ApiVersion:
     id: str
     status: str
@@ -146,6 +156,7 @@ class ApiVersion:
     #: the path every kind's routes start with
     prefix: str
     kinds: tuple[Kind, ...]
+    views: tuple[View, ...] = ()
 
 
 def user_scope(identity: Identity, project_id: str | None) -> Scope:

@@ -17,7 +17,7 @@ from typing import Any
 import falcon
 from oslo_policy import policy as oslo_policy
 
-from freezer_api.api import views
+from freezer_api.api import sets, views
 from freezer_api.api.resources import (
     ApiVersion,
     CommandResource,
@@ -29,6 +29,7 @@ from freezer_api.api.resources import (
     SessionJobResource,
     SubRoute,
     VersionsResource,
+    View,
     project_scope,
     user_scope,
 )
@@ -148,8 +149,13 @@ V1_KINDS = (
     *scheduling(v1),
 )
 
+V2_VIEWS = (
+    View("backup-sets", Rule("backup-sets:get_all", READ, "GET"), sets.BackupSetsResource),
+    View("restore-points", Rule("restore-points:get", READ, "GET"), sets.RestorePointsResource),
+)
+
 VERSIONS = (
-    ApiVersion("v2", "CURRENT", "2018-02-21T13:30:00", "/v2/{project_id}", V2_KINDS),
+    ApiVersion("v2", "CURRENT", "2018-02-21T13:30:00", "/v2/{project_id}", V2_KINDS, V2_VIEWS),
     ApiVersion("v1", "SUPPORTED", "2015-03-23T13:45:00", "/v1", V1_KINDS),
 )
 
@@ -166,6 +172,8 @@ def _operations(versions: tuple[ApiVersion, ...]) -> Iterator[tuple[str, str, st
             for rule in kind.declared_rules():
                 path = collection + rule.path.replace("{id}", f"{{{kind.id_key}}}")
                 yield rule.name, rule.check, rule.method, path
+        for view in version.views:
+            yield view.rule.name, view.rule.check, view.rule.method, f"{version.prefix}/{view.path}"
 
 
 def policy_rules(
@@ -213,6 +221,12 @@ def json_home(version: ApiVersion) -> dict[str, Any]:
             },
             "hints": {"allow": kind.methods(item=False), "formats": formats},
         }
+    for view in version.views:
+        resources[f"rel/{view.path.replace('-', '_')}"] = {
+            "href": f"{prefix}/{view.path}",
+            "href-vars": owner,
+            "hints": {"allow": [view.rule.method], "formats": formats},
+        }
     if version.id == "v2":
         # NOTE: Freezer's tempest suite compares this entry with 19.0.0's, byte for byte.
         resources["rel/backups"]["hints"]["allow"] = ["GET"]
@@ -238,3 +252,5 @@ def add_routes(
             app.add_route(f"{collection}/{{doc_id}}", resource)
             for sub in kind.sub_routes:
                 app.add_route(f"{collection}/{{doc_id}}/{sub.path}", sub.resource(kind, parts))
+        for view in version.views:
+            app.add_route(f"{version.prefix}/{view.path}", view.resource(parts))

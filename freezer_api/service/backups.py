@@ -10,7 +10,7 @@ from freezer_api.errors import InvalidDocument
 from freezer_api.service.documents import Call, Rules, require_object
 from freezer_api.service.schemas import BACKUP, BACKUP_PATCH, BACKUP_V1, MAX_ID, Validator
 from freezer_api.service.search import SearchFields
-from freezer_api.storage.base import Change, Document, Record, Storage
+from freezer_api.storage.base import Change, Document, Record, Storage, set_key
 
 #: The fields that make up a seed backup_id, in order.
 V1_ID_FIELDS = ("container", "host_name", "backup_name", "timestamp", "level")
@@ -36,14 +36,18 @@ def index_fields(metadata: Document, status: str | None) -> dict[str, Any]:
     hostname = metadata.get("hostname", metadata.get("host_name"))
     time_stamp = metadata.get("time_stamp", metadata.get("timestamp"))
     level = metadata.get("curr_backup_level", metadata.get("level"))
+    container = _string(metadata.get("container"))
+    host = _string(hostname)
+    name = _string(metadata.get("backup_name"))
     return {
         "status": status,
-        "container": _string(metadata.get("container")),
-        "hostname": _string(hostname),
-        "backup_name": _string(metadata.get("backup_name")),
+        "container": container,
+        "hostname": host,
+        "backup_name": name,
         "time_stamp": _integer(time_stamp),
         "level": _integer(level),
         "job_id": _string(metadata.get("job_id")),
+        "set_key": set_key(host, name, container),
     }
 
 

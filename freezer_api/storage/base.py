@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
@@ -180,8 +182,70 @@ class Repository(Protocol):
         """Delete the record; return False when there was none."""
 
 
+@dataclasses.dataclass(frozen=True)
+class SetBackup:
+    """A backup as its set's chains see it: ordered by (``time_stamp``, ``order``)."""
+
+    backup_id: str
+    time_stamp: int
+    level: int | None
+    status: str | None
+    #: the store's insertion order: breaks ties of time stamps
+    order: int
+    doc: Document
+
+
+@dataclasses.dataclass(frozen=True)
+class BackupSet:
+    """The overview of one backup set: a project's backups of one host, name and container."""
+
+    key: str
+    hostname: str | None
+    backup_name: str | None
+    container: str | None
+    count: int
+    first_time_stamp: int | None
+    last_time_stamp: int | None
+    max_level: int | None
+
+
+class BackupSets(Protocol):
+    """Backup sets, read by index seeks on their key (``set_key``) with time and level."""
+
+    def sets(
+        self,
+        *,
+        project_id: str,
+        names: Mapping[str, str],
+        after: str | None,
+        limit: int,
+    ) -> list[BackupSet]:
+        """One page of the project's sets, by key, after the key ``after``; ``names`` filters
+        on ``hostname``, ``backup_name`` and ``container``."""
+
+    def containers(self, *, project_id: str, hostname: str, backup_name: str) -> list[str | None]:
+        """The containers of the project's sets of this host and name."""
+
+    def backups(
+        self,
+        *,
+        project_id: str,
+        key: str,
+        level: int | None = None,
+        before: tuple[int, int] | None = None,
+        at_most: int | None = None,
+        limit: int = 1,
+    ) -> list[SetBackup]:
+        """The set's backups with a time stamp, newest first: of ``level`` only when given,
+        ordered before ``before`` (a time stamp and an order), at or before the time stamp
+        ``at_most``."""
+
+
 class Storage(Protocol):
     """One repository per kind, an attribute named for the kind's plural (``storage.jobs``)."""
+
+    #: the backup sets of the backups
+    backup_sets: BackupSets
 
     def __getattr__(self, plural: str) -> Repository:
         """The repository of the kind ``plural``; AttributeError when the storage keeps none."""
@@ -199,6 +263,12 @@ class Storage(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+def set_key(hostname: str | None, backup_name: str | None, container: str | None) -> str:
+    """The key of a backup set: a digest of its three names (indexed with time and level)."""
+    names = json.dumps([hostname, backup_name, container], ensure_ascii=False)
+    return hashlib.sha256(names.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 class SchemaNotReady(StorageError):

@@ -104,6 +104,8 @@ class Backup(DocumentColumns, Base):
         Index("ix_backups_project_time", "project_id", "time_stamp"),
         Index("ix_backups_user_name", "user_id", "backup_name", "pk"),
         Index("ix_backups_user_host", "user_id", "hostname", "pk"),
+        Index("ix_backups_set_time", "project_id", "set_key", "time_stamp", "pk"),
+        Index("ix_backups_set_level", "project_id", "set_key", "level", "time_stamp", "pk"),
         {"info": {"noun": "backup", "embeds_stored": True}},
     )
 
@@ -115,6 +117,8 @@ class Backup(DocumentColumns, Base):
     time_stamp: Mapped[int | None] = mapped_column(BigInteger)
     level: Mapped[int | None] = mapped_column(Integer)
     job_id: Mapped[str | None] = mapped_column(Name)
+    #: ``storage.base.set_key`` of (hostname, backup_name, container): the backup's set
+    set_key: Mapped[str | None] = mapped_column(String(40))
 
 
 class Client(DocumentColumns, Base):

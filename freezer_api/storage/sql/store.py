@@ -32,6 +32,7 @@ from sqlalchemy import (
 from freezer_api import jsonfast
 from freezer_api.storage.base import (
     AnyOf,
+    BackupSets,
     Change,
     Conflict,
     Filter,
@@ -608,6 +609,10 @@ class SqlStorage:
             plural: SqlRepository(engine, table, noun_of(table), self._transactions, self._readers)
             for plural, table in tables.items()
         }
+        if "backups" in tables:
+            from freezer_api.storage.sql.sets import SqlBackupSets  # NOTE: it imports this
+
+            self.backup_sets: BackupSets = SqlBackupSets(engine)
         self._bind()
 
     def _bind(self) -> None:

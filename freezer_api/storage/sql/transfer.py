@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, Table, exc, insert, select
 
 from freezer_api import jsonfast
 from freezer_api.errors import Conflict, FreezerError
+from freezer_api.storage.base import set_key
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql.models import TABLES, field_names
 from freezer_api.storage.sql.store import translated_errors
@@ -74,12 +75,18 @@ def _row(kind: str, record: dict[str, Any]) -> dict[str, Any]:
             "the API refuses such text, and not every engine can store it"
         )
     now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    fields = dict(record.get("fields", {}))
+    if kind == "backups":
+        # NOTE: derived from the names, whatever the export (older ones have none)
+        fields["set_key"] = set_key(
+            fields.get("hostname"), fields.get("backup_name"), fields.get("container")
+        )
     return {
         **{name: record[name] for name in CORE if name != "version"},
         "version": int(record.get("version", 1)),
         "created_at": _time(record.get("created_at")) or now,
         "updated_at": _time(record.get("updated_at")) or now,
-        **record.get("fields", {}),
+        **fields,
     }
 
 

@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Backup sets and restore points (v2): what a restore needs, derived from the catalogue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from freezer_api.api.middleware import identity_of
+from freezer_api.api.resources import Limits, Parts
+from freezer_api.errors import InvalidDocument, NotFound
+from freezer_api.policy import Policy
+from freezer_api.service import chains
+from freezer_api.storage.base import BackupSets
+
+SET_NAMES = ("hostname", "backup_name", "container")
+
+
+def _params(req: falcon.Request, accepted: tuple[str, ...]) -> dict[str, str]:
+    """The query's parameters; a 400 naming the accepted ones for any other, or a repeat."""
+    params: dict[str, str] = {}
+    for name, value in req.params.items():
+        if name not in accepted:
+            raise InvalidDocument(
+                f"Unknown query parameter {name!r}; accepted: {', '.join(accepted)}."
+            )
+        if not isinstance(value, str):
+            raise InvalidDocument(f"The query parameter {name!r} is given more than once.")
+        params[name] = value
+    return params
+
+
+def _limit(params: dict[str, str], limits: Limits) -> int:
+    raw = params.get("limit")
+    if raw is None or raw == "0":
+        return limits.default_limit
+    if not raw.isdigit():
+        raise InvalidDocument(f"The limit must be a whole number, not {raw!r}.")
+    return min(int(raw), limits.max_limit)
+
+
+class _SetResource:
+    rule = ""
+
+    def __init__(self, parts: Parts) -> None:
+        self._sets: BackupSets = parts.storage.backup_sets
+        self._policy: Policy = parts.policy
+        self._limits = parts.limits
+
+    def _chains(self, req: falcon.Request, project_id: str) -> chains.Chains:
+        self._policy.authorize(self.rule, identity_of(req), project_id)
+        return chains.Chains(self._sets, project_id)
+
+
+class BackupSetsResource(_SetResource):
+    """``GET /v2/{project_id}/backup-sets``: one entry per set, with its last restorable
+    backup."""
+
+    rule = "backup-sets:get_all"
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
+        found = self._chains(req, project_id)
+        params = _params(req, (*SET_NAMES, "limit", "marker"))
+        names = {name: params[name] for name in SET_NAMES if name in params}
+        page = self._sets.sets(
+            project_id=project_id,
+            names=names,
+            after=params.get("marker"),
+            limit=_limit(params, self._limits),
+        )
+        entries = []
+        for backup_set in page:
+            restorable = found.last_restorable(backup_set)
+            entries.append(
+                {
+                    "set_id": backup_set.key,
+                    "hostname": backup_set.hostname,
+                    "backup_name": backup_set.backup_name,
+                    "container": backup_set.container,
+                    "count": backup_set.count,
+                    "first_time_stamp": backup_set.first_time_stamp,
+                    "last_time_stamp": backup_set.last_time_stamp,
+                    "max_level": backup_set.max_level,
+                    "last_restorable": None
+                    if restorable is None
+                    else {"backup_id": restorable.backup_id, "time_stamp": restorable.time_stamp},
+                }
+            )
+        resp.media = {"backup_sets": entries}
+
+
+def _cursor(text: str) -> tuple[int, int]:
+    time_stamp, _, order = text.partition(":")
+    if not (time_stamp.lstrip("-").isdigit() and order.isdigit()):
+        raise InvalidDocument(f"The marker {text!r} is not one this server gave (its 'next').")
+    return int(time_stamp), int(order)
+
+
+class RestorePointsResource(_SetResource):
+    """``GET /v2/{project_id}/restore-points``: the newest restore point of a set at or
+    before ``at``, or (without ``at``) every restore point of the set, newest first."""
+
+    rule = "restore-points:get"
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
+        found = self._chains(req, project_id)
+        params = _params(req, (*SET_NAMES, "at", "limit", "marker"))
+        limit = _limit(params, self._limits)
+        after = _cursor(params["marker"]) if "marker" in params else None
+        at = chains.parse_time(params["at"]) if "at" in params else None
+        if at is not None and ("marker" in params or "limit" in params):
+            raise InvalidDocument("A restore point at a time is one answer: no limit, marker.")
+        name = chains.set_name(self._sets, project_id, params)
+        if at is not None:
+            point, skipped = found.restore_point(name, at)
+            if point is None:
+                raise NotFound(
+                    f"No restorable backup of {name.backup_name!r} on {name.hostname!r} at or "
+                    f"before {chains.iso(at)}."
+                    + (f" Passed over: {skipped[0].problem}." if skipped else "")
+                )
+            resp.media = {
+                "restore_point": chains.point_view(name, point),
+                "skipped": [chains.skipped_view(chain) for chain in skipped],
+            }
+            return
+        points, last = found.restore_points(name, after, limit)
+        answer: dict[str, Any] = {
+            "restore_points": [chains.point_view(name, point) for point in points]
+        }
+        answer["next"] = None if last is None else f"{last[0]}:{last[1]}"
+        resp.media = answer

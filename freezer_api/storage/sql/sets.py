@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Backup sets on SQL: index seeks on (project_id, set_key, [level,] time_stamp, pk)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, or_, select
+
+from freezer_api.storage.base import BackupSet, SetBackup
+from freezer_api.storage.sql.models import TABLES
+from freezer_api.storage.sql.store import translated_errors
+
+BACKUPS = TABLES["backups"]
+COLUMNS = BACKUPS.c
+
+
+class SqlBackupSets:
+    """``storage.base.BackupSets`` over the backups table."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def sets(
+        self, *, project_id: str, names: Mapping[str, str], after: str | None, limit: int
+    ) -> list[BackupSet]:
+        conditions: list[Any] = [COLUMNS.project_id == project_id, COLUMNS.set_key.is_not(None)]
+        conditions += [COLUMNS[name] == value for name, value in names.items()]
+        if after is not None:
+            conditions.append(COLUMNS.set_key > after)
+        statement = (
+            select(
+                COLUMNS.set_key,
+                func.min(COLUMNS.hostname),
+                func.min(COLUMNS.backup_name),
+                func.min(COLUMNS.container),
+                func.count(),
+                func.min(COLUMNS.time_stamp),
+                func.max(COLUMNS.time_stamp),
+                func.max(COLUMNS.level),
+            )
+            .where(*conditions)
+            .group_by(COLUMNS.set_key)
+            .order_by(COLUMNS.set_key)
+            .limit(limit)
+        )
+        with translated_errors("backup set"), self._engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        return [BackupSet(*row) for row in rows]
+
+    def containers(self, *, project_id: str, hostname: str, backup_name: str) -> list[str | None]:
+        statement = (
+            select(COLUMNS.container)
+            .where(
+                COLUMNS.project_id == project_id,
+                COLUMNS.hostname == hostname,
+                COLUMNS.backup_name == backup_name,
+            )
+            .group_by(COLUMNS.container)
+            .order_by(COLUMNS.container)
+            .limit(100)
+        )
+        with translated_errors("backup set"), self._engine.connect() as connection:
+            return [row[0] for row in connection.execute(statement)]
+
+    def backups(
+        self,
+        *,
+        project_id: str,
+        key: str,
+        level: int | None = None,
+        before: tuple[int, int] | None = None,
+        at_most: int | None = None,
+        limit: int = 1,
+    ) -> list[SetBackup]:
+        conditions: list[Any] = [
+            COLUMNS.project_id == project_id,
+            COLUMNS.set_key == key,
+            COLUMNS.time_stamp.is_not(None),
+        ]
+        if level is not None:
+            conditions.append(COLUMNS.level == level)
+        if before is not None:
+            time_stamp, order = before
+            conditions.append(
+                or_(
+                    COLUMNS.time_stamp < time_stamp,
+                    and_(COLUMNS.time_stamp == time_stamp, COLUMNS.pk < order),
+                )
+            )
+        if at_most is not None:
+            conditions.append(COLUMNS.time_stamp <= at_most)
+        statement = (
+            select(
+                COLUMNS.doc_id,
+                COLUMNS.time_stamp,
+                COLUMNS.level,
+                COLUMNS.status,
+                COLUMNS.pk,
+                COLUMNS.doc,
+            )
+            .where(*conditions)
+            .order_by(COLUMNS.time_stamp.desc(), COLUMNS.pk.desc())
+            .limit(limit)
+        )
+        with translated_errors("backup set"), self._engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        return [SetBackup(*row) for row in rows]
