@@ -75,7 +75,34 @@ def create_db_engine(url: str, options: Mapping[str, Any]) -> Engine:
     )
     if backend in ("mysql", "mariadb"):
         _sync_wait_on_galera(engine, options.get("wsrep_sync_wait"))
+        _not_serving_is_lost(engine)
     return engine
+
+
+#: MariaDB errors of a server that takes connections but serves no SQL on them: a Galera
+#: node without quorum or not yet synced (1047), a server shutting down (1053)
+NOT_SERVING = frozenset({1047, 1053})
+
+
+def _not_serving_is_lost(engine: Engine) -> None:
+    """Treat a connection to a server that serves no SQL as lost: it is invalidated (with
+    the pool), not reset and reused.
+
+    NOTE: otherwise the pool resets it with a ROLLBACK that fails the same way, and logs
+    that with a traceback at ERROR, for what is a node out of its cluster. oslo.db counts
+    1047 as a lost connection too. The dialect is asked by SQLAlchemy's execution and by
+    this project's prepared cursors (``prepared.cursor``) alike.
+    """
+    dialect = engine.dialect
+    known = dialect.is_disconnect
+
+    def is_disconnect(error: Any, connection: Any, cursor: Any) -> bool:
+        if known(error, connection, cursor):
+            return True
+        arguments: tuple[Any, ...] = tuple(getattr(error, "args", ()))
+        return bool(arguments) and arguments[0] in NOT_SERVING
+
+    dialect.is_disconnect = is_disconnect  # type: ignore[method-assign,assignment]
 
 
 #: wsrep_sync_wait on a Galera node unless configured: reads wait for the cluster's commits
