@@ -90,6 +90,12 @@ SESSION_JOBS = SubRoute(
     ),
 )
 
+DEPENDENTS = SubRoute(
+    "dependents",
+    lambda kind, parts: sets.DependentsResource(parts),
+    (Rule("backups:dependents:get", READ, "GET", "/{id}/dependents"),),
+)
+
 v2 = functools.partial(Kind, scope_of=project_scope, replace_method="POST")
 v1 = functools.partial(Kind, scope_of=user_scope, replace_method="PUT")
 
@@ -121,7 +127,14 @@ def scheduling(version: Any) -> tuple[Kind, ...]:
 
 
 V2_KINDS = (
-    v2(BackupRules, ALL_VERBS - {"replace"}, views.backup, views.backup, checks(WRITE_BACKUPS)),
+    v2(
+        BackupRules,
+        ALL_VERBS - {"replace"},
+        views.backup,
+        views.backup,
+        checks(WRITE_BACKUPS),
+        sub_routes=(DEPENDENTS,),
+    ),
     v2(
         ClientRules,
         CLIENT_VERBS,

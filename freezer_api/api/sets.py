@@ -23,7 +23,7 @@ def _params(req: falcon.Request, accepted: tuple[str, ...]) -> dict[str, str]:
     for name, value in req.params.items():
         if name not in accepted:
             raise InvalidDocument(
-                f"Unknown query parameter {name!r}; accepted: {', '.join(accepted)}."
+                f"Unknown query parameter {name!r}; accepted: {', '.join(accepted) or 'none'}."
             )
         if not isinstance(value, str):
             raise InvalidDocument(f"The query parameter {name!r} is given more than once.")
@@ -131,3 +131,23 @@ class RestorePointsResource(_SetResource):
         }
         answer["next"] = None if last is None else f"{last[0]}:{last[1]}"
         resp.media = answer
+
+
+class DependentsResource(_SetResource):
+    """``GET /v2/{project_id}/backups/{backup_id}/dependents``: the backups whose chains
+    need this one (deleting it breaks them)."""
+
+    rule = "backups:dependents:get"
+
+    def on_get(
+        self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str
+    ) -> None:
+        found = self._chains(req, project_id)
+        _params(req, ())
+        located = self._sets.backup(project_id=project_id, backup_id=doc_id)
+        if located is None:
+            raise NotFound(f"No backup {doc_id} with a time stamp in this project.")
+        key, backup = located
+        resp.media = {
+            "dependents": [chains.link_view(each) for each in found.dependents(key, backup)]
+        }

@@ -38,6 +38,8 @@ FAILED_WORDS = ("fail", "error", "broken", "corrupt", "abort", "cancel")
 SCAN = 64
 #: longest chain followed (a level beyond it is not believed)
 MAX_LEVEL = 1000
+#: most dependents listed for one backup
+MAX_DEPENDENTS = 10000
 
 
 def unusable(status: str | None) -> str | None:
@@ -141,6 +143,39 @@ class Chains:
                 if len(points) == limit:
                     return points, last
         return points, None
+
+    def dependents(self, key: str, backup: SetBackup) -> list[SetBackup]:
+        """Every backup whose chain holds ``backup``, oldest first: the level n+1 backups
+        after it and before the next level n one, theirs, and so on."""
+        found: list[SetBackup] = []
+        parents = [backup]
+        while parents:
+            parent = parents.pop()
+            if parent.level is None or parent.level >= MAX_LEVEL:
+                continue
+            after = (parent.time_stamp, parent.order)
+            same = self._sets.backups(
+                project_id=self._project_id,
+                key=key,
+                level=parent.level,
+                after=after,
+                oldest_first=True,
+            )
+            children = self._sets.backups(
+                project_id=self._project_id,
+                key=key,
+                level=parent.level + 1,
+                after=after,
+                before=(same[0].time_stamp, same[0].order) if same else None,
+                oldest_first=True,
+                limit=MAX_DEPENDENTS,
+            )
+            found += children
+            parents += children
+            if len(found) >= MAX_DEPENDENTS:
+                break
+        found.sort(key=lambda each: (each.time_stamp, each.order))
+        return found[:MAX_DEPENDENTS]
 
     def last_restorable(self, found: BackupSet) -> SetBackup | None:
         if found.hostname is None or found.backup_name is None:

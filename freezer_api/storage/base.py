@@ -235,10 +235,16 @@ class BackupSets(Protocol):
         before: tuple[int, int] | None = None,
         at_most: int | None = None,
         limit: int = 1,
+        after: tuple[int, int] | None = None,
+        oldest_first: bool = False,
     ) -> list[SetBackup]:
-        """The set's backups with a time stamp, newest first: of ``level`` only when given,
-        ordered before ``before`` (a time stamp and an order), at or before the time stamp
-        ``at_most``."""
+        """The set's backups with a time stamp, newest first (or ``oldest_first``): of
+        ``level`` only when given, ordered before ``before`` and after ``after`` (each a
+        time stamp and an order), at or before the time stamp ``at_most``."""
+
+    def backup(self, *, project_id: str, backup_id: str) -> tuple[str, SetBackup] | None:
+        """The key of a backup's set, and the backup as its chains see it; None when the
+        project has no such backup with a time stamp."""
 
 
 class Storage(Protocol):

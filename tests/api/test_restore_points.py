@@ -232,3 +232,27 @@ def test_the_restore_point_is_the_newest_complete_chain_at_or_before_t(api, leve
         skipped = [item["backup_id"] for item in found.json["skipped"]]
         newer = [i for i in range(index + 1, len(backups)) if backups[i][0] <= at]
         assert skipped == [ids[i] for i in reversed(newer)]
+
+
+def test_a_backups_dependents_are_the_chains_that_need_it(api):
+    host = new_host()
+    full = backup_at(api, host, 1000, 0)
+    one = backup_at(api, host, 2000, 1)
+    two = backup_at(api, host, 3000, 2)
+    other_one = backup_at(api, host, 4000, 1)
+    next_full = backup_at(api, host, 5000, 0)
+    after_next = backup_at(api, host, 6000, 1)
+
+    def dependents(backup_id: str) -> list[str]:
+        result = api.get(f"backups/{backup_id}/dependents")
+        assert result.status_code == 200, result.text
+        return [each["backup_id"] for each in result.json["dependents"]]
+
+    assert dependents(full) == [one, two, other_one]
+    assert dependents(one) == [two]
+    assert dependents(two) == []
+    assert dependents(next_full) == [after_next]
+    assert api.get("backups/nothing/dependents").status_code == 404
+    assert api.get(f"backups/{full}/dependents", params={"x": "1"}).status_code == 400
+    outsider = V2(api.client, "project-b", user_id="o")
+    assert outsider.get(f"backups/{full}/dependents").status_code == 404

@@ -14,6 +14,15 @@ from freezer_api.storage.sql.store import translated_errors
 
 BACKUPS = TABLES["backups"]
 COLUMNS = BACKUPS.c
+#: the columns of a ``SetBackup``, in its order
+SET_BACKUP = (
+    COLUMNS.doc_id,
+    COLUMNS.time_stamp,
+    COLUMNS.level,
+    COLUMNS.status,
+    COLUMNS.pk,
+    COLUMNS.doc,
+)
 
 
 class SqlBackupSets:
@@ -73,6 +82,8 @@ class SqlBackupSets:
         before: tuple[int, int] | None = None,
         at_most: int | None = None,
         limit: int = 1,
+        after: tuple[int, int] | None = None,
+        oldest_first: bool = False,
     ) -> list[SetBackup]:
         conditions: list[Any] = [
             COLUMNS.project_id == project_id,
@@ -91,19 +102,30 @@ class SqlBackupSets:
             )
         if at_most is not None:
             conditions.append(COLUMNS.time_stamp <= at_most)
-        statement = (
-            select(
-                COLUMNS.doc_id,
-                COLUMNS.time_stamp,
-                COLUMNS.level,
-                COLUMNS.status,
-                COLUMNS.pk,
-                COLUMNS.doc,
+        if after is not None:
+            time_stamp, order = after
+            conditions.append(
+                or_(
+                    COLUMNS.time_stamp > time_stamp,
+                    and_(COLUMNS.time_stamp == time_stamp, COLUMNS.pk > order),
+                )
             )
-            .where(*conditions)
-            .order_by(COLUMNS.time_stamp.desc(), COLUMNS.pk.desc())
-            .limit(limit)
+        order_by = (
+            (COLUMNS.time_stamp, COLUMNS.pk)
+            if oldest_first
+            else (COLUMNS.time_stamp.desc(), COLUMNS.pk.desc())
         )
+        statement = select(*SET_BACKUP).where(*conditions).order_by(*order_by).limit(limit)
         with translated_errors("backup set"), self._engine.connect() as connection:
             rows = connection.execute(statement).all()
         return [SetBackup(*row) for row in rows]
+
+    def backup(self, *, project_id: str, backup_id: str) -> tuple[str, SetBackup] | None:
+        statement = select(COLUMNS.set_key, *SET_BACKUP).where(
+            COLUMNS.project_id == project_id,
+            COLUMNS.doc_id == backup_id,
+            COLUMNS.time_stamp.is_not(None),
+        )
+        with translated_errors("backup set"), self._engine.connect() as connection:
+            row = connection.execute(statement.limit(1)).first()
+        return None if row is None else (row[0], SetBackup(*row[1:]))
