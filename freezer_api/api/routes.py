@@ -165,6 +165,16 @@ V1_KINDS = (
 V2_VIEWS = (
     View("backup-sets", Rule("backup-sets:get_all", READ, "GET"), sets.BackupSetsResource),
     View("restore-points", Rule("restore-points:get", READ, "GET"), sets.RestorePointsResource),
+    View(
+        "retention/preview",
+        Rule("retention:preview", READ, "POST"),
+        sets.RetentionPreviewResource,
+    ),
+    View(
+        "retention/apply",
+        Rule("retention:apply", WRITE_BACKUPS, "POST"),
+        sets.RetentionApplyResource,
+    ),
 )
 
 VERSIONS = (

@@ -7,11 +7,12 @@ from typing import Any
 
 import falcon
 
+from freezer_api.api import compat
 from freezer_api.api.middleware import identity_of
 from freezer_api.api.resources import Limits, Parts
 from freezer_api.errors import InvalidDocument, NotFound
 from freezer_api.policy import Policy
-from freezer_api.service import chains
+from freezer_api.service import chains, retention
 from freezer_api.storage.base import BackupSets
 
 SET_NAMES = ("hostname", "backup_name", "container")
@@ -151,3 +152,39 @@ class DependentsResource(_SetResource):
         resp.media = {
             "dependents": [chains.link_view(each) for each in found.dependents(key, backup)]
         }
+
+
+class RetentionPreviewResource(_SetResource):
+    """``POST /v2/{project_id}/retention/preview``: what the rules keep and expire, and why."""
+
+    rule = "retention:preview"
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
+        self._chains(req, project_id)
+        _params(req, ())
+        body = compat.read_object(req, self._limits.max_body_size)
+        if "fingerprint" in body:
+            raise InvalidDocument("A preview takes no fingerprint; it gives one.")
+        policy = retention.parse_policy(body)
+        resp.media = retention.preview(self._sets, project_id, policy).as_json()
+
+
+class RetentionApplyResource(_SetResource):
+    """``POST /v2/{project_id}/retention/apply``: delete what a preview with the same rules
+    listed to expire, in one transaction; 412 if the catalogue changed since."""
+
+    rule = "retention:apply"
+
+    def __init__(self, parts: Parts) -> None:
+        super().__init__(parts)
+        self._storage = parts.storage
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
+        self._chains(req, project_id)
+        _params(req, ())
+        body = compat.read_object(req, self._limits.max_body_size)
+        fingerprint = body.get("fingerprint")
+        if not isinstance(fingerprint, str) or not fingerprint:
+            raise InvalidDocument("An apply names the fingerprint of the preview it applies.")
+        policy = retention.parse_policy(body)
+        resp.media = {"deleted": retention.apply(self._storage, project_id, policy, fingerprint)}

@@ -198,6 +198,33 @@ class Chains:
             before = (page[-1].time_stamp, page[-1].order)
 
 
+def chains_of_set(backups: list[SetBackup]) -> dict[str, Chain]:
+    """Every backup's chain, from all of a set's backups at once (one pass, oldest first):
+    what ``Chains.chain`` finds by index seeks, for a whole set."""
+    latest: dict[int, SetBackup] = {}
+    parent_chain: dict[str, tuple[tuple[SetBackup, ...], str | None]] = {}
+    found: dict[str, Chain] = {}
+    for backup in sorted(backups, key=lambda each: (each.time_stamp, each.order)):
+        level = backup.level
+        if level is None or level == 0:
+            links: tuple[SetBackup, ...] = (backup,)
+            missing = None
+        elif level > MAX_LEVEL:
+            links, missing = (backup,), f"unknown level: {level}"
+        elif level - 1 not in latest:
+            links = (backup,)
+            missing = f"missing link: no level {level - 1} backup before {backup.backup_id}"
+        else:
+            # NOTE: a link missing below the parent is missing for this chain too
+            before, missing = parent_chain[latest[level - 1].backup_id]
+            links = (*before, backup)
+        parent_chain[backup.backup_id] = (links, missing)
+        found[backup.backup_id] = Chain(links, missing or _problem(links))
+        if level is not None:
+            latest[level] = backup
+    return found
+
+
 def _problem(chain: tuple[SetBackup, ...]) -> str | None:
     root = chain[0]
     if root.level is None:

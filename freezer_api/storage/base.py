@@ -193,6 +193,7 @@ class SetBackup:
     #: the store's insertion order: breaks ties of time stamps
     order: int
     doc: Document
+    version: int = 1
 
 
 @dataclasses.dataclass(frozen=True)

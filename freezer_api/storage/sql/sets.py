@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Connection, Engine, and_, func, or_, select
 
 from freezer_api.storage.base import BackupSet, SetBackup
 from freezer_api.storage.sql.models import TABLES
@@ -22,14 +23,28 @@ SET_BACKUP = (
     COLUMNS.status,
     COLUMNS.pk,
     COLUMNS.doc,
+    COLUMNS.version,
 )
 
 
 class SqlBackupSets:
     """``storage.base.BackupSets`` over the backups table."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, connection: Connection | None = None) -> None:
         self._engine = engine
+        self._connection = connection
+
+    def within(self, connection: Connection) -> SqlBackupSets:
+        """These sets, read in ``connection``'s open transaction."""
+        return SqlBackupSets(self._engine, connection)
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        if self._connection is not None:
+            yield self._connection
+            return
+        with self._engine.connect() as connection:
+            yield connection
 
     def sets(
         self, *, project_id: str, names: Mapping[str, str], after: str | None, limit: int
@@ -54,7 +69,7 @@ class SqlBackupSets:
             .order_by(COLUMNS.set_key)
             .limit(limit)
         )
-        with translated_errors("backup set"), self._engine.connect() as connection:
+        with translated_errors("backup set"), self._reading() as connection:
             rows = connection.execute(statement).all()
         return [BackupSet(*row) for row in rows]
 
@@ -70,7 +85,7 @@ class SqlBackupSets:
             .order_by(COLUMNS.container)
             .limit(100)
         )
-        with translated_errors("backup set"), self._engine.connect() as connection:
+        with translated_errors("backup set"), self._reading() as connection:
             return [row[0] for row in connection.execute(statement)]
 
     def backups(
@@ -116,7 +131,7 @@ class SqlBackupSets:
             else (COLUMNS.time_stamp.desc(), COLUMNS.pk.desc())
         )
         statement = select(*SET_BACKUP).where(*conditions).order_by(*order_by).limit(limit)
-        with translated_errors("backup set"), self._engine.connect() as connection:
+        with translated_errors("backup set"), self._reading() as connection:
             rows = connection.execute(statement).all()
         return [SetBackup(*row) for row in rows]
 
@@ -126,6 +141,6 @@ class SqlBackupSets:
             COLUMNS.doc_id == backup_id,
             COLUMNS.time_stamp.is_not(None),
         )
-        with translated_errors("backup set"), self._engine.connect() as connection:
+        with translated_errors("backup set"), self._reading() as connection:
             row = connection.execute(statement.limit(1)).first()
         return None if row is None else (row[0], SetBackup(*row[1:]))

@@ -628,6 +628,8 @@ class SqlStorage:
         bound._repositories = {
             kind: repository.within(connection) for kind, repository in self._repositories.items()
         }
+        if "backup_sets" in self.__dict__:
+            bound.backup_sets = self.backup_sets.within(connection)  # type: ignore[attr-defined]
         bound._bind()
         return bound
 
