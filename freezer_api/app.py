@@ -68,7 +68,8 @@ def create_falcon_app(
             conf.centralized_scheduler.auth_section,
             conf.centralized_scheduler.trusts_delegated_roles,
         )
-    routes.add_routes(app, Parts(storage, limits, policy, Wiring(trusts, clock)), versions)
+    wiring = Wiring(trusts, clock, settings.protect_chains)
+    routes.add_routes(app, Parts(storage, limits, policy, wiring), versions)
     return app
 
 

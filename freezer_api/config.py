@@ -147,6 +147,13 @@ database_opts = [
 api_opts = [
     cfg.IntOpt("default_limit", default=10, min=1, help="Page size when a list gives no limit."),
     cfg.IntOpt("max_limit", default=1000, min=1, help="Largest page size a client may ask for."),
+    cfg.BoolOpt(
+        "protect_chains",
+        default=False,
+        help="Refuse (409, naming them) to delete a v2 backup that other backups' chains need, "
+        "unless the DELETE says ?cascade=true (which deletes them too). Off: deletes answer as "
+        "freezer-api 19.0.0's, for the official client and scheduler.",
+    ),
 ]
 
 paste_opts = [
@@ -277,6 +284,7 @@ class Settings:
     sync_on_start: bool = True
     default_limit: int = 10
     max_limit: int = 1000
+    protect_chains: bool = False
     max_body_size: int = MAX_BODY_SIZE
     noauth: NoauthIdentity = NoauthIdentity(
         "noauth-user", "noauth", "noauth-project", ("member", "reader")
@@ -364,6 +372,7 @@ def settings_from_conf(conf: cfg.ConfigOpts) -> Settings:
         sync_on_start=conf.database.sync_on_start,
         default_limit=conf.api.default_limit,
         max_limit=conf.api.max_limit,
+        protect_chains=conf.api.protect_chains,
         max_body_size=conf.oslo_middleware.max_request_body_size,
         noauth=NoauthIdentity(
             user_id=conf.noauth.user_id,

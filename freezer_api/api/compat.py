@@ -155,11 +155,16 @@ def search_of(req: falcon.Request, max_size: int) -> Search:
 
 def all_projects(req: falcon.Request) -> bool:
     """Read the jobs list's ``all_projects`` flag (400 when it is not a boolean)."""
-    raw = req.get_param("all_projects")
+    return flag(req, "all_projects")
+
+
+def flag(req: falcon.Request, name: str) -> bool:
+    """Read a boolean query parameter, false when absent (400 when it is not a boolean)."""
+    raw = req.get_param(name)
     if raw is None:
         return False
     if raw.lower() in {"true", "1", "yes"}:
         return True
     if raw.lower() in {"false", "0", "no"}:
         return False
-    raise InvalidDocument(f"The all_projects parameter must be true or false, not {raw!r}.")
+    raise InvalidDocument(f"The {name} parameter must be true or false, not {raw!r}.")

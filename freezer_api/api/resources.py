@@ -277,7 +277,7 @@ class DocumentResource:
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
     ) -> None:
         call = self._guard.verb(req, "delete", project_id, item=True)
-        self._service.delete(call, doc_id)
+        self._service.delete(call, doc_id, cascade=compat.flag(req, "cascade"))
         resp.status = falcon.HTTP_204
 
     # -- helpers ---------------------------------------------------------------

@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from freezer_api.errors import InvalidDocument
-from freezer_api.service.documents import Call, Rules, require_object
+from freezer_api.errors import Conflict, InvalidDocument
+from freezer_api.service.chains import Chains
+from freezer_api.service.documents import Call, Rules, Wiring, require_object
 from freezer_api.service.schemas import BACKUP, BACKUP_PATCH, BACKUP_V1, MAX_ID, Validator
 from freezer_api.service.search import SearchFields
 from freezer_api.storage.base import Change, Document, Record, Storage, set_key
@@ -141,9 +142,38 @@ class BackupRules(Rules):
     search_fields = BACKUP_SEARCH
     creates_alone = True
 
-    def __init__(self) -> None:
+    def __init__(self, protect_chains: bool = False) -> None:
         self._validator = Validator(BACKUP, "backup")
         self._patch_validator = Validator(BACKUP_PATCH, "backup update")
+        self._protect_chains = protect_chains
+
+    @classmethod
+    def build(cls, wiring: Wiring) -> Rules:
+        return cls(wiring.protect_chains)
+
+    def deleting(self, call: Call, storage: Storage, record: Record, *, cascade: bool) -> None:
+        """With ``cascade``, delete the backups whose chains need this one; else, with
+        ``[api] protect_chains``, refuse (409) to break their chains."""
+        if not (cascade or self._protect_chains) or call.scope.project_id is None:
+            return
+        project_id = call.scope.project_id
+        located = storage.backup_sets.backup(project_id=project_id, backup_id=record.doc_id)
+        if located is None:
+            return
+        key, backup = located
+        dependents = Chains(storage.backup_sets, project_id).dependents(key, backup)
+        if not dependents:
+            return
+        if not cascade:
+            shown = ", ".join(each.backup_id for each in dependents[:10])
+            more = f" and {len(dependents) - 10} more" if len(dependents) > 10 else ""
+            raise Conflict(
+                f"The chains of {len(dependents)} backups need backup {record.doc_id} "
+                f"({shown}{more}): delete them first, or delete with ?cascade=true to delete "
+                "them with it."
+            )
+        for each in dependents:
+            storage.backups.delete(scope=call.scope, doc_id=each.backup_id)
 
     def new_record(self, call: Call, storage: Storage, body: Any, doc_id: str | None) -> Record:
         metadata = dict(require_object(body, "A backup"))

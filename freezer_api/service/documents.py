@@ -85,6 +85,8 @@ class Wiring:
     trusts: TrustProvider | None = None
     #: seconds since the epoch, as ``time.time`` (tests move it on instead of sleeping)
     clock: Clock = time.time
+    #: ``[api] protect_chains``: deleting a backup that others depend on is refused
+    protect_chains: bool = False
 
 
 class Rules:
@@ -130,6 +132,12 @@ class Rules:
     def expand(self, call: Call, storage: Storage, records: list[Record]) -> list[Record]:
         """Add what a response shows beyond the stored document (linked records)."""
         return records
+
+    def deleting(self, call: Call, storage: Storage, record: Record, *, cascade: bool) -> None:
+        """Check (and do) what goes before the record is deleted, in its transaction;
+        ``cascade`` asks to delete what depends on it too."""
+        if cascade:
+            raise InvalidDocument(f"cascade is for backups, not {self.plural}.")
 
     def deleted(self, call: Call, storage: Storage, record: Record) -> None:
         """Clean up after a record was deleted."""
@@ -288,13 +296,16 @@ class DocumentService:
 
         return in_transaction(self._storage, work)
 
-    def delete(self, call: Call, doc_id: str) -> None:
+    def delete(self, call: Call, doc_id: str, *, cascade: bool = False) -> None:
         """Delete the document. Raises NotFound."""
 
         def work(storage: Storage) -> None:
             repository = self.rules.repository(storage)
             record = repository.get(scope=call.scope, doc_id=doc_id)
-            if record is None or not repository.delete(scope=call.scope, doc_id=doc_id):
+            if record is None:
+                raise self.not_found(doc_id)
+            self.rules.deleting(call, storage, record, cascade=cascade)
+            if not repository.delete(scope=call.scope, doc_id=doc_id):
                 raise self.not_found(doc_id)
             self.rules.deleted(call, storage, record)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -256,3 +257,37 @@ def test_a_backups_dependents_are_the_chains_that_need_it(api):
     assert api.get(f"backups/{full}/dependents", params={"x": "1"}).status_code == 400
     outsider = V2(api.client, "project-b", user_id="o")
     assert outsider.get(f"backups/{full}/dependents").status_code == 404
+
+
+def test_deleting_a_backup_others_need(api, tmp_path, storage):
+    """By default a DELETE answers as 19.0.0's; ``cascade`` deletes the dependents too; with
+    ``[api] protect_chains`` a DELETE that would break chains is a 409 naming them."""
+    import falcon.testing
+
+    from freezer_api.app import create_app
+    from tests.conftest import make_settings
+
+    host = new_host()
+    full = backup_at(api, host, 1000, 0)
+    one = backup_at(api, host, 2000, 1)
+    two = backup_at(api, host, 3000, 2)
+    assert api.delete(f"backups/{two}").status_code == 204
+    two = backup_at(api, host, 3000, 2)
+    assert api.delete(f"backups/{one}", params={"cascade": "maybe"}).status_code == 400
+    assert api.delete("jobs/x", params={"cascade": "true"}).status_code in (400, 404)
+
+    settings = make_settings(str(storage.engine.url.render_as_string(hide_password=False)))
+    protected = V2(
+        falcon.testing.TestClient(
+            create_app(dataclasses.replace(settings, protect_chains=True), storage)
+        ),
+        "project-a",
+    )
+    refused = protected.delete(f"backups/{full}")
+    assert refused.status_code == 409, refused.text
+    assert one in refused.json["description"] and two in refused.json["description"]
+    assert protected.get(f"backups/{full}").status_code == 200
+    assert protected.delete(f"backups/{two}").status_code == 204  # nothing needs it
+    assert protected.delete(f"backups/{full}", params={"cascade": "true"}).status_code == 204
+    for gone in (full, one):
+        assert api.get(f"backups/{gone}").status_code == 404
