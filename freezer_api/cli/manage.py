@@ -16,7 +16,7 @@ from freezer_api.app import backend
 from freezer_api.cli import progress
 from freezer_api.config import Settings, load_settings
 from freezer_api.errors import FreezerError
-from freezer_api.service import legacy
+from freezer_api.service import legacy, retention
 from freezer_api.storage import open_backend
 from freezer_api.storage.base import Backend, Document, SchemaNotReady
 
@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="SQLAlchemy URL of a freezer-api 19.0.0 database to copy from",
     )
+    _retention_parser(groups)
     for command in (export, load):
         command.add_argument(
             "--progress-every",
@@ -71,6 +72,75 @@ def _parser() -> argparse.ArgumentParser:
             help="when stderr is not a terminal, say how far it has gone this often (10)",
         )
     return parser
+
+
+def _retention_parser(groups: Any) -> None:
+    group = groups.add_parser("retention", help="chain-aware retention of backups")
+    commands = group.add_subparsers(dest="command", required=True)
+    apply = commands.add_parser(
+        "apply",
+        help="delete, in every project (or those named), the backups the keep rules expire: "
+        "what POST /v2/{project_id}/retention/preview lists",
+    )
+    apply.add_argument(
+        "--keep",
+        action="append",
+        required=True,
+        metavar="RULE=VALUE",
+        help="a keep rule: last=N, hourly=N, daily=N, weekly=N, monthly=N, yearly=N, "
+        "within=DURATION (30d, 1w3d12h); repeat for several",
+    )
+    for name in ("hostname", "backup_name", "container"):
+        apply.add_argument(f"--{name.replace('_', '-')}", dest=name, help=f"select sets by {name}")
+    apply.add_argument("--all-sets", action="store_true", help="every set (instead of naming some)")
+    apply.add_argument(
+        "--project", action="append", default=[], metavar="ID", help="only this project (repeat)"
+    )
+    apply.add_argument(
+        "--dry-run", action="store_true", help="say what would be deleted; delete nothing"
+    )
+
+
+def retention_apply(settings: Settings, args: argparse.Namespace) -> str:
+    selector = {
+        name: getattr(args, name)
+        for name in ("hostname", "backup_name", "container")
+        if getattr(args, name)
+    }
+    if bool(selector) == args.all_sets:
+        raise ValueError(
+            "name the sets with --hostname, --backup-name or --container, or --all-sets"
+        )
+    keep: dict[str, Any] = {}
+    for rule in args.keep:
+        name, _, value = rule.partition("=")
+        keep[name] = value if name == "within" else _count(name, value)
+    policy = retention.Policy(selector, *retention.parse_keep(keep))
+    storage = ready(settings).open()
+    lines = []
+    try:
+        projects = args.project or storage.backup_sets.projects()
+        for project_id in projects:
+            decision = retention.preview(storage.backup_sets, project_id, policy)
+            total = len(decision.keep) + len(decision.expire)
+            if args.dry_run:
+                ids = " ".join(entry["backup_id"] for entry in decision.expire)
+                lines.append(
+                    f"project {project_id}: would delete {len(decision.expire)} of {total} "
+                    f"backups{': ' + ids if ids else ''}"
+                )
+                continue
+            deleted = retention.apply(storage, project_id, policy, decision.fingerprint)
+            lines.append(f"project {project_id}: deleted {len(deleted)} of {total} backups")
+    finally:
+        storage.close()
+    return "\n".join(lines) or "no project has backups"
+
+
+def _count(name: str, value: str) -> int:
+    if not value.isdigit():
+        raise ValueError(f"--keep {name}= takes a whole number, not {value!r}")
+    return int(value)
 
 
 def positive(text: str) -> int:
@@ -163,6 +233,7 @@ COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], str]] =
     ("db", "version"): db_version,
     ("db", "export"): db_export,
     ("db", "import"): db_import,
+    ("retention", "apply"): retention_apply,
 }
 
 

@@ -84,7 +84,12 @@ def parse_policy(body: Any) -> Policy:
     for key, value in selector.items():
         if not isinstance(value, str) or not value:
             raise InvalidDocument(f"selector.{key} must be a non-empty string.")
-    keep = body.get("keep")
+    counts, within = parse_keep(body.get("keep"))
+    return Policy(dict(selector), counts, within)
+
+
+def parse_keep(keep: Any) -> tuple[dict[str, int], tuple[str, int] | None]:
+    """The counted rules and the ``within`` rule of ``keep``; 400 for anything else."""
     if not isinstance(keep, dict) or not keep:
         raise InvalidDocument(
             f"keep must name at least one rule of {[*COUNT_RULES, 'within']}: "
@@ -92,9 +97,8 @@ def parse_policy(body: Any) -> Policy:
         )
     wrong = set(keep) - {*COUNT_RULES, "within"}
     if wrong:
-        raise InvalidDocument(
-            f"Unknown keep rules {sorted(wrong)}; known: {[*COUNT_RULES, 'within']}."
-        )
+        known = [*COUNT_RULES, "within"]
+        raise InvalidDocument(f"Unknown keep rules {sorted(wrong)}; known: {known}.")
     counts: dict[str, int] = {}
     for rule in COUNT_RULES:
         if rule in keep:
@@ -105,7 +109,7 @@ def parse_policy(body: Any) -> Policy:
     within = None
     if "within" in keep:
         within = (keep["within"], duration(keep["within"]))
-    return Policy(dict(selector), counts, within)
+    return counts, within
 
 
 @dataclasses.dataclass

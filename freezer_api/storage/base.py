@@ -224,6 +224,9 @@ class BackupSets(Protocol):
         """One page of the project's sets, by key, after the key ``after``; ``names`` filters
         on ``hostname``, ``backup_name`` and ``container``."""
 
+    def projects(self) -> list[str]:
+        """Every project that has backups."""
+
     def containers(self, *, project_id: str, hostname: str, backup_name: str) -> list[str | None]:
         """The containers of the project's sets of this host and name."""
 

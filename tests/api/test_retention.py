@@ -194,3 +194,33 @@ def test_retention_never_breaks_a_kept_chain_and_apply_deletes_what_it_previewed
     assert [point["backup_id"] for point in after] == [
         point["backup_id"] for point in points if point["backup_id"] in kept_points
     ]
+
+
+def test_freezer_manage_retention_apply_across_projects(client, database_url, tmp_path, capsys):
+    from freezer_api.cli import manage
+    from tests.conftest import V2
+
+    hosts = {}
+    for project in ("project-a", "project-b"):
+        api = V2(client, project)
+        hosts[project] = host = new_host()
+        for day in range(1, 5):
+            backup_at(api, host, day * DAY, 0)
+    conf = tmp_path / "manage.conf"
+    conf.write_text(f"[database]\nconnection = {database_url}\n")
+    argv = ["--config-file", str(conf), "retention", "apply", "--keep", "last=1"]
+    assert manage.main([*argv, "--hostname", hosts["project-a"], "--dry-run"]) == 0
+    said = capsys.readouterr().out
+    assert "project project-a: would delete 3 of 4 backups: " in said
+    assert "project project-b: would delete 0 of 0 backups" in said
+    assert len(points_of(V2(client, "project-a"), hosts["project-a"])) == 4
+
+    assert manage.main([*argv, "--all-sets", "--project", "project-b"]) == 0
+    assert capsys.readouterr().out.strip() == "project project-b: deleted 3 of 4 backups"
+    assert len(points_of(V2(client, "project-b"), hosts["project-b"])) == 1
+    assert len(points_of(V2(client, "project-a"), hosts["project-a"])) == 4
+
+    assert manage.main([*argv[:-2], "--keep", "daily=x", "--all-sets"]) == 1
+    assert "takes a whole number" in capsys.readouterr().err
+    assert manage.main([*argv]) == 1
+    assert "--all-sets" in capsys.readouterr().err

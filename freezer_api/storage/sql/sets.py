@@ -73,6 +73,16 @@ class SqlBackupSets:
             rows = connection.execute(statement).all()
         return [BackupSet(*row) for row in rows]
 
+    def projects(self) -> list[str]:
+        statement = (
+            select(COLUMNS.project_id)
+            .where(COLUMNS.set_key.is_not(None))
+            .group_by(COLUMNS.project_id)
+            .order_by(COLUMNS.project_id)
+        )
+        with translated_errors("backup set"), self._reading() as connection:
+            return [row[0] for row in connection.execute(statement)]
+
     def containers(self, *, project_id: str, hostname: str, backup_name: str) -> list[str | None]:
         statement = (
             select(COLUMNS.container)
