@@ -11,7 +11,7 @@ from freezer_api.service.chains import Chains
 from freezer_api.service.documents import Call, Rules, Wiring, require_object
 from freezer_api.service.schemas import BACKUP, BACKUP_PATCH, BACKUP_V1, MAX_ID, Validator
 from freezer_api.service.search import SearchFields
-from freezer_api.storage.base import Change, Document, Record, Storage, set_key
+from freezer_api.storage.base import Change, Document, Record, Storage, name_key, set_key
 
 #: The fields that make up a seed backup_id, in order.
 V1_ID_FIELDS = ("container", "host_name", "backup_name", "timestamp", "level")
@@ -49,6 +49,7 @@ def index_fields(metadata: Document, status: str | None) -> dict[str, Any]:
         "level": _integer(level),
         "job_id": _string(metadata.get("job_id")),
         "set_key": set_key(host, name, container),
+        "name_key": name_key(host, name),
     }
 
 

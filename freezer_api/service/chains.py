@@ -34,8 +34,9 @@ UNUSABLE = {
 }
 #: words of any other ``status`` that says the backup failed
 FAILED_WORDS = ("fail", "error", "broken", "corrupt", "abort", "cancel")
-#: backups of a set read at a time while looking for restore points
-SCAN = 64
+#: backups of a set read at a time while looking for restore points (the first time, and
+#: after that)
+FIRST_SCAN, SCAN = 4, 64
 #: longest chain followed (a level beyond it is not believed)
 MAX_LEVEL = 1000
 #: most dependents listed for one backup
@@ -188,14 +189,17 @@ class Chains:
         self, name: SetName, at: int | None, after: tuple[int, int] | None = None
     ) -> Iterator[SetBackup]:
         before = after
+        # PERF: the newest backup is most often the answer: a small first page
+        size = FIRST_SCAN
         while True:
             page = self._sets.backups(
-                project_id=self._project_id, key=name.key, before=before, at_most=at, limit=SCAN
+                project_id=self._project_id, key=name.key, before=before, at_most=at, limit=size
             )
             yield from page
-            if len(page) < SCAN:
+            if len(page) < size:
                 return
             before = (page[-1].time_stamp, page[-1].order)
+            size = SCAN
 
 
 def chains_of_set(backups: list[SetBackup]) -> dict[str, Chain]:

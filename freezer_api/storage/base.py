@@ -277,8 +277,17 @@ class Storage(Protocol):
 
 def set_key(hostname: str | None, backup_name: str | None, container: str | None) -> str:
     """The key of a backup set: a digest of its three names (indexed with time and level)."""
-    names = json.dumps([hostname, backup_name, container], ensure_ascii=False)
-    return hashlib.sha256(names.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return _digest([hostname, backup_name, container])
+
+
+def name_key(hostname: str | None, backup_name: str | None) -> str:
+    """The key of a host's backups of one name, in any container (indexed with container)."""
+    return _digest([hostname, backup_name])
+
+
+def _digest(names: list[str | None]) -> str:
+    text = json.dumps(names, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
 class SchemaNotReady(StorageError):

@@ -106,6 +106,7 @@ class Backup(DocumentColumns, Base):
         Index("ix_backups_user_host", "user_id", "hostname", "pk"),
         Index("ix_backups_set_time", "project_id", "set_key", "time_stamp", "pk"),
         Index("ix_backups_set_level", "project_id", "set_key", "level", "time_stamp", "pk"),
+        Index("ix_backups_name_container", "project_id", "name_key", "container"),
         {"info": {"noun": "backup", "embeds_stored": True}},
     )
 
@@ -119,6 +120,8 @@ class Backup(DocumentColumns, Base):
     job_id: Mapped[str | None] = mapped_column(Name)
     #: ``storage.base.set_key`` of (hostname, backup_name, container): the backup's set
     set_key: Mapped[str | None] = mapped_column(String(40))
+    #: ``storage.base.name_key`` of (hostname, backup_name): its sets, by container
+    name_key: Mapped[str | None] = mapped_column(String(40))
 
 
 class Client(DocumentColumns, Base):

@@ -9,12 +9,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select
 
-from freezer_api.storage.base import BackupSet, SetBackup
+from freezer_api.storage.base import BackupSet, SetBackup, name_key
 from freezer_api.storage.sql.models import TABLES
 from freezer_api.storage.sql.store import translated_errors
 
 BACKUPS = TABLES["backups"]
 COLUMNS = BACKUPS.c
+#: most containers listed for a host's backups of one name
+MAX_CONTAINERS = 100
 #: the columns of a ``SetBackup``, in its order
 SET_BACKUP = (
     COLUMNS.doc_id,
@@ -84,19 +86,32 @@ class SqlBackupSets:
             return [row[0] for row in connection.execute(statement)]
 
     def containers(self, *, project_id: str, hostname: str, backup_name: str) -> list[str | None]:
-        statement = (
-            select(COLUMNS.container)
-            .where(
-                COLUMNS.project_id == project_id,
-                COLUMNS.hostname == hostname,
-                COLUMNS.backup_name == backup_name,
-            )
-            .group_by(COLUMNS.container)
-            .order_by(COLUMNS.container)
-            .limit(100)
-        )
+        """Index seeks on (project_id, name_key, container): one per container, and one for
+        backups without a container."""
+        key = name_key(hostname, backup_name)
+        same = (COLUMNS.project_id == project_id, COLUMNS.name_key == key)
+        found: list[str | None] = []
         with translated_errors("backup set"), self._reading() as connection:
-            return [row[0] for row in connection.execute(statement)]
+            none = select(COLUMNS.pk).where(*same, COLUMNS.container.is_(None)).limit(1)
+            if connection.execute(none).first() is not None:
+                found.append(None)
+            after: str | None = None
+            while len(found) < MAX_CONTAINERS:
+                conditions = [*same, COLUMNS.container.is_not(None)]
+                if after is not None:
+                    conditions.append(COLUMNS.container > after)
+                statement = (
+                    select(COLUMNS.container)
+                    .where(*conditions)
+                    .order_by(COLUMNS.container)
+                    .limit(1)
+                )
+                row = connection.execute(statement).first()
+                if row is None:
+                    break
+                after = row[0]
+                found.append(after)
+        return found
 
     def backups(
         self,

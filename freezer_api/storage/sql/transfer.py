@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Table, exc, insert, select
 
 from freezer_api import jsonfast
 from freezer_api.errors import Conflict, FreezerError
-from freezer_api.storage.base import set_key
+from freezer_api.storage.base import name_key, set_key
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql.models import TABLES, field_names
 from freezer_api.storage.sql.store import translated_errors
@@ -78,9 +78,9 @@ def _row(kind: str, record: dict[str, Any]) -> dict[str, Any]:
     fields = dict(record.get("fields", {}))
     if kind == "backups":
         # NOTE: derived from the names, whatever the export (older ones have none)
-        fields["set_key"] = set_key(
-            fields.get("hostname"), fields.get("backup_name"), fields.get("container")
-        )
+        host, name = fields.get("hostname"), fields.get("backup_name")
+        fields["set_key"] = set_key(host, name, fields.get("container"))
+        fields["name_key"] = name_key(host, name)
     return {
         **{name: record[name] for name in CORE if name != "version"},
         "version": int(record.get("version", 1)),
