@@ -274,7 +274,7 @@ def agent_options(name: SetName, chain: Chain) -> dict[str, Any]:
         "hostname": name.hostname,
         "restore_from_date": iso(chain.head.time_stamp),
     }
-    for key in ("storage", "mode", "engine_name", "backup_media"):
+    for key in ("storage", "mode", "engine_name"):
         value = metadata.get(key)
         if value not in (None, ""):
             options["engine" if key == "engine_name" else key] = value

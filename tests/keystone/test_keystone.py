@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -262,3 +263,82 @@ def test_an_expired_token_is_401(freezer_url, aging_token):
     token, path, accepted_at = aging_token
     time.sleep(max(0.0, accepted_at + TOKEN_LIFETIME + 2 - time.monotonic()))
     assert call(freezer_url, "GET", path, token).status_code == 401
+
+
+def run_agent(
+    keystone: Keystone, user: str, *args: str, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """The real freezer-agent 19.0.0, authenticated by the real Keystone."""
+    who = USERS[user]
+    env = {
+        **os.environ,
+        "OS_AUTH_URL": f"{keystone.url}/v3",
+        "OS_USERNAME": who.name,
+        "OS_PASSWORD": who.password,
+        "OS_PROJECT_NAME": who.project,
+        "OS_USER_DOMAIN_NAME": "Default",
+        "OS_PROJECT_DOMAIN_NAME": "Default",
+    }
+    return subprocess.run(
+        [str(BIN / "freezer-agent"), *args, "--log-file", str(cwd / "agent.log")],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_agent_restores_the_restore_point_the_catalogue_gives(
+    keystone, freezer_url, project, tmp_path
+):
+    """Back up a directory twice with the real agent into local storage, record each
+    backup's metadata as the scheduler does, ask the catalogue for the restore point between
+    the two, restore with the agent options it answers, and compare the files."""
+    alpha = project["alpha"]
+    member = keystone.token("alpha_member")
+    source, store = tmp_path / "source", tmp_path / "store"
+    source.mkdir()
+    store.mkdir()
+    host = f"agent-host-{time.monotonic_ns()}"
+    times = []
+    for version in ("first", "second"):
+        (source / "data.txt").write_text(f"{version} version\n")
+        (source / version).write_text(version)
+        metadata_file = tmp_path / f"{version}.json"
+        done = run_agent(
+            keystone,
+            "alpha_member",
+            "--action", "backup", "--mode", "fs", "--storage", "local",
+            "--path-to-backup", str(source), "--container", str(store),
+            "--backup-name", "data", "--hostname", host,
+            "--metadata-out", str(metadata_file),
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, (tmp_path / "agent.log").read_text()[-3000:]
+        metadata = json.loads(metadata_file.read_text())
+        created = call(freezer_url, "POST", f"/v2/{alpha}/backups", member, json=metadata)
+        assert created.status_code == 201, created.text
+        times.append(metadata["time_stamp"])
+        time.sleep(1.1)  # the agent's time stamps are seconds
+    between = (times[0] + times[1]) // 2 if times[1] > times[0] + 1 else times[0]
+    answer = call(
+        freezer_url,
+        "GET",
+        f"/v2/{alpha}/restore-points?hostname={host}&backup_name=data&at={between}",
+        member,
+    )
+    assert answer.status_code == 200, answer.text
+    point = answer.json()["restore_point"]
+    assert point["time_stamp"] == times[0]
+    options = point["agent_options"]
+    assert options["restore_abs_path"] == str(source)
+    target = tmp_path / "restored"
+    target.mkdir()
+    flags = []
+    for key, value in {**options, "restore_abs_path": str(target)}.items():
+        flags += [f"--{key.replace('_', '-')}", str(value)]
+    restored = run_agent(keystone, "alpha_member", *flags, cwd=tmp_path)
+    assert restored.returncode == 0, (tmp_path / "agent.log").read_text()[-3000:]
+    assert (target / "data.txt").read_text() == "first version\n"
+    assert (target / "first").exists() and not (target / "second").exists()
