@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, or_, select
 
 from freezer_api.storage.base import BackupSet, SetBackup, name_key
+from freezer_api.storage.sql import prepared
 from freezer_api.storage.sql.models import TABLES
 from freezer_api.storage.sql.store import translated_errors
 
@@ -51,10 +52,15 @@ class SqlBackupSets:
     def sets(
         self, *, project_id: str, names: Mapping[str, str], after: str | None, limit: int
     ) -> list[BackupSet]:
-        conditions: list[Any] = [COLUMNS.project_id == project_id, COLUMNS.set_key.is_not(None)]
+        # NOTE: with names, their indexes (project_id, hostname ...) find the rows, which are
+        # grouped after; without, the groups come in order from (project_id, set_key, ...)
+        # and the page ends after ``limit`` of them. Planners without statistics (SQLite)
+        # would walk the set index for the names too, through the whole project.
+        key = prepared.unindexed(COLUMNS.set_key) if names else COLUMNS.set_key
+        conditions: list[Any] = [COLUMNS.project_id == project_id, key.is_not(None)]
         conditions += [COLUMNS[name] == value for name, value in names.items()]
         if after is not None:
-            conditions.append(COLUMNS.set_key > after)
+            conditions.append(key > after)
         statement = (
             select(
                 COLUMNS.set_key,
