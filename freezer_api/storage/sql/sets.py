@@ -63,7 +63,7 @@ class SqlBackupSets:
             conditions.append(key > after)
         statement = (
             select(
-                COLUMNS.set_key,
+                key,
                 func.min(COLUMNS.hostname),
                 func.min(COLUMNS.backup_name),
                 func.min(COLUMNS.container),
@@ -73,8 +73,8 @@ class SqlBackupSets:
                 func.max(COLUMNS.level),
             )
             .where(*conditions)
-            .group_by(COLUMNS.set_key)
-            .order_by(COLUMNS.set_key)
+            .group_by(key)
+            .order_by(key)
             .limit(limit)
         )
         with translated_errors("backup set"), self._reading() as connection:
