@@ -291,3 +291,54 @@ def test_deleting_a_backup_others_need(api, tmp_path, storage):
     assert protected.delete(f"backups/{full}", params={"cascade": "true"}).status_code == 204
     for gone in (full, one):
         assert api.get(f"backups/{gone}").status_code == 404
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    backups=st.lists(
+        st.tuples(st.sampled_from([0, 0, 1, 1, 2, 3]), st.booleans()),
+        min_size=1,
+        max_size=8,
+    ),
+    order=st.randoms(use_true_random=False),
+)
+def test_the_chains_after_any_order_of_creates_and_deletes_are_those_built_from_scratch(
+    api, backups, order
+):
+    """Backups created in any order, some deleted: the restore points and each backup's
+    dependents are those of a set holding only the survivors, created oldest first."""
+    shuffled, scratch = new_host(), new_host()
+    numbered = list(enumerate(backups))
+    order.shuffle(numbered)
+    ids = {}
+    for number, (level, _) in numbered:
+        ids[number] = backup_at(api, shuffled, 1000 * (number + 1), level)
+    for number, (_, deleted) in numbered:
+        if deleted:
+            assert api.delete(f"backups/{ids[number]}").status_code == 204
+    survivors = [number for number, (_, deleted) in enumerate(backups) if not deleted]
+    fresh = {
+        number: backup_at(api, scratch, 1000 * (number + 1), backups[number][0])
+        for number in survivors
+    }
+
+    def shape(host: str, id_of: dict[int, str]) -> Any:
+        number_of = {backup_id: number for number, backup_id in id_of.items()}
+        listed = restore_point(api, host, limit=100)
+        points = listed.json["restore_points"] if listed.status_code == 200 else []
+        chains = [[number_of[link["backup_id"]] for link in point["chain"]] for point in points]
+        dependents = {
+            number: [
+                number_of[each["backup_id"]]
+                for each in api.get(f"backups/{id_of[number]}/dependents").json["dependents"]
+            ]
+            for number in survivors
+        }
+        return chains, dependents
+
+    assert shape(shuffled, {n: ids[n] for n in survivors}) == shape(scratch, fresh)
