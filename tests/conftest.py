@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import falcon.testing
+import hypothesis
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -23,6 +24,21 @@ from freezer_api.storage.sql import migrate
 from tests import throwaway
 
 _timestamps = itertools.count(1_700_000_000)
+
+
+def seeded(examples: int) -> Any:
+    """Hypothesis settings of the suite's property tests: ``examples`` examples of a fixed
+    seed (the same in every run), no deadline, over the function's fixtures (a storage that
+    every example shares: each example makes records of its own)."""
+    return hypothesis.settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[
+            hypothesis.HealthCheck.function_scoped_fixture,
+            hypothesis.HealthCheck.too_slow,
+        ],
+    )
 
 
 def make_settings(database_url: str, **overrides: Any) -> Settings:

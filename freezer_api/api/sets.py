@@ -50,8 +50,12 @@ class _SetResource:
         self._limits = parts.limits
 
     def _chains(self, req: falcon.Request, project_id: str) -> chains.Chains:
-        self._policy.authorize(self.rule, identity_of(req), project_id)
+        """The project's chains, once policy lets the caller use this route on it."""
+        self._authorize(req, project_id)
         return chains.Chains(self._sets, project_id)
+
+    def _authorize(self, req: falcon.Request, project_id: str) -> None:
+        self._policy.authorize(self.rule, identity_of(req), project_id)
 
 
 class BackupSetsResource(_SetResource):
@@ -160,7 +164,7 @@ class RetentionPreviewResource(_SetResource):
     rule = "retention:preview"
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
-        self._chains(req, project_id)
+        self._authorize(req, project_id)
         _params(req, ())
         body = compat.read_object(req, self._limits.max_body_size)
         if "fingerprint" in body:
@@ -180,7 +184,7 @@ class RetentionApplyResource(_SetResource):
         self._storage = parts.storage
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
-        self._chains(req, project_id)
+        self._authorize(req, project_id)
         _params(req, ())
         body = compat.read_object(req, self._limits.max_body_size)
         fingerprint = body.get("fingerprint")

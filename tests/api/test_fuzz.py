@@ -15,11 +15,11 @@ import urllib.parse
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from freezer_api.api import routes
-from tests.conftest import make_action, make_backup, make_job, make_v1_backup
+from tests.conftest import make_action, make_backup, make_job, make_v1_backup, seeded
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 SUB_ROUTES = (
@@ -167,12 +167,7 @@ def existing(client) -> dict[str, str]:
     }
 
 
-@settings(
-    max_examples=600,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@seeded(600)
 @given(
     route=st.one_of(
         st.sampled_from(WRITES),

@@ -8,10 +8,10 @@ import itertools
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import V2, make_backup
+from tests.conftest import V2, make_backup, seeded
 
 _hosts = itertools.count()
 
@@ -199,12 +199,7 @@ def expected_point(backups: list[tuple[int, int | None, bool]], at: int) -> int 
     return None
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@seeded(25)
 @given(
     levels=st.lists(
         st.tuples(st.sampled_from([0, 0, 1, 1, 2, 3, None]), st.sampled_from([True, True, False])),
@@ -293,12 +288,7 @@ def test_deleting_a_backup_others_need(api, tmp_path, storage):
         assert api.get(f"backups/{gone}").status_code == 404
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@seeded(15)
 @given(
     backups=st.lists(
         st.tuples(st.sampled_from([0, 0, 1, 1, 2, 3]), st.booleans()),

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.api.test_restore_points import backup_at, new_host, restore_point
+from tests.conftest import seeded
 
 DAY = 86400
 
@@ -144,12 +145,7 @@ RULES = st.fixed_dictionaries(
 ).filter(bool)
 
 
-@settings(
-    max_examples=20,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@seeded(20)
 @given(
     backups=st.lists(
         st.tuples(

@@ -165,17 +165,21 @@ def test_central_scheduler_jobs_carry_a_reused_trust(keystone, freezer_url, proj
     assert trust_of(keystone, trust_id) == 404
 
 
-def freezer_cli(keystone: Keystone, user: str, *args: str) -> str:
+def openstack_env(keystone: Keystone, user: str, **domains: str) -> dict[str, str]:
+    """The environment of an OpenStack command line signing in as ``user``."""
     who = USERS[user]
-    env = {
+    return {
         **os.environ,
         "OS_AUTH_URL": f"{keystone.url}/v3",
         "OS_USERNAME": who.name,
         "OS_PASSWORD": who.password,
         "OS_PROJECT_NAME": who.project,
-        "OS_USER_DOMAIN_ID": "default",
-        "OS_PROJECT_DOMAIN_ID": "default",
+        **domains,
     }
+
+
+def freezer_cli(keystone: Keystone, user: str, *args: str) -> str:
+    env = openstack_env(keystone, user, OS_USER_DOMAIN_ID="default", OS_PROJECT_DOMAIN_ID="default")
     result = subprocess.run(
         [str(BIN / "freezer"), *args], env=env, capture_output=True, text=True, timeout=120
     )
@@ -269,16 +273,9 @@ def run_agent(
     keystone: Keystone, user: str, *args: str, cwd: Path
 ) -> subprocess.CompletedProcess[str]:
     """The real freezer-agent 19.0.0, authenticated by the real Keystone."""
-    who = USERS[user]
-    env = {
-        **os.environ,
-        "OS_AUTH_URL": f"{keystone.url}/v3",
-        "OS_USERNAME": who.name,
-        "OS_PASSWORD": who.password,
-        "OS_PROJECT_NAME": who.project,
-        "OS_USER_DOMAIN_NAME": "Default",
-        "OS_PROJECT_DOMAIN_NAME": "Default",
-    }
+    env = openstack_env(
+        keystone, user, OS_USER_DOMAIN_NAME="Default", OS_PROJECT_DOMAIN_NAME="Default"
+    )
     return subprocess.run(
         [str(BIN / "freezer-agent"), *args, "--log-file", str(cwd / "agent.log")],
         env=env,

@@ -51,6 +51,12 @@ def server_storage(request: pytest.FixtureRequest, server: str) -> Iterator[SqlS
     server_engine(server)
     url = request.getfixturevalue("server_databases")[server]
     throwaway.empty(url)
+    with opened_storage(url) as storage:
+        yield storage
+
+
+@contextlib.contextmanager
+def opened_storage(url: str) -> Iterator[SqlStorage]:
     opened = cast(SqlStorage, open_storage(url, {}))
     try:
         yield opened
@@ -65,11 +71,8 @@ def fresh_storage(server: str) -> Iterator[SqlStorage]:
     url = throwaway.create(admin)
     try:
         migrate.upgrade_url(url)
-        opened = cast(SqlStorage, open_storage(url, {}))
-        try:
-            yield opened
-        finally:
-            opened.close()
+        with opened_storage(url) as storage:
+            yield storage
     finally:
         throwaway.drop(admin, url)
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select
@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select
 from freezer_api.storage.base import BackupSet, SetBackup, name_key
 from freezer_api.storage.sql import prepared
 from freezer_api.storage.sql.models import TABLES
-from freezer_api.storage.sql.store import translated_errors
+from freezer_api.storage.sql.store import reading, translated_errors
 
 BACKUPS = TABLES["backups"]
 COLUMNS = BACKUPS.c
@@ -41,13 +41,8 @@ class SqlBackupSets:
         """These sets, read in ``connection``'s open transaction."""
         return SqlBackupSets(self._engine, connection)
 
-    @contextlib.contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        if self._connection is not None:
-            yield self._connection
-            return
-        with self._engine.connect() as connection:
-            yield connection
+    def _reading(self) -> contextlib.AbstractContextManager[Connection]:
+        return reading(self._engine, self._connection)
 
     def sets(
         self, *, project_id: str, names: Mapping[str, str], after: str | None, limit: int

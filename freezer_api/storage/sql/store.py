@@ -122,6 +122,16 @@ def galera_state(connection: Connection) -> str | None:
     return f"the Galera node is {state}, not Synced"
 
 
+@contextlib.contextmanager
+def reading(engine: Engine, connection: Connection | None) -> Iterator[Connection]:
+    """``connection`` (an open transaction's) when there is one, else a new one of ``engine``."""
+    if connection is not None:
+        yield connection
+        return
+    with engine.connect() as opened:
+        yield opened
+
+
 _T = TypeVar("_T")
 
 
@@ -208,13 +218,8 @@ class SqlRepository:
         )
         self._field_names = frozenset(field_names(table))
 
-    @contextlib.contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        if self._connection is not None:
-            yield self._connection
-            return
-        with self._engine.connect() as connection:
-            yield connection
+    def _reading(self) -> contextlib.AbstractContextManager[Connection]:
+        return reading(self._engine, self._connection)
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[Connection]:
