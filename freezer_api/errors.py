@@ -30,6 +30,10 @@ class Unauthorized(FreezerError):
     """The request carries no usable identity."""
 
 
+class Gone(FreezerError):
+    """What was asked for existed once and is no longer kept (a purged cursor)."""
+
+
 class Unprocessable(FreezerError):
     """The document is well formed but refers to something that cannot be used."""
 

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from freezer_api.storage.sql.engine import normalise_url
+from freezer_api.storage.sql.feed import EVENTS, HEAD
 from freezer_api.storage.sql.models import TABLES
 
 
@@ -50,4 +51,6 @@ def empty(url: str) -> None:
     with engine.begin() as connection:
         for table in TABLES.values():
             connection.execute(table.delete())
+        connection.execute(EVENTS.delete())
+        connection.execute(HEAD.update().values(seq=0, purged=0))
     engine.dispose()

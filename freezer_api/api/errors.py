@@ -20,6 +20,7 @@ STATUS = {
     errors.Forbidden: falcon.HTTP_403,
     errors.NotFound: falcon.HTTP_404,
     errors.Conflict: falcon.HTTP_409,
+    errors.Gone: falcon.HTTP_410,
     errors.PreconditionFailed: falcon.HTTP_412,
     errors.Unprocessable: falcon.HTTP_422,
     errors.StorageUnavailable: falcon.HTTP_503,

@@ -10,7 +10,7 @@ import falcon
 
 from freezer_api import logs
 from freezer_api.config import NoauthIdentity
-from freezer_api.context import IDENTITY_LENGTH, Identity
+from freezer_api.context import IDENTITY_LENGTH, Identity, act_as
 from freezer_api.errors import InvalidDocument, Unauthorized
 
 #: Paths answered without an identity.
@@ -58,6 +58,7 @@ class KeystoneIdentity:
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:
+        act_as(None)
         if req.path in PUBLIC_PATHS:
             return
         env = req.env
@@ -77,6 +78,7 @@ class KeystoneIdentity:
         )
         check_lengths(identity)
         logs.identify(env, identity.user_id, identity.user_name, identity.project_id)
+        act_as(identity.user_id)
         req.context.identity = identity
 
 
@@ -92,6 +94,7 @@ class NoauthIdentityMiddleware:
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:
+        act_as(None)
         defaults = self._defaults
         env = req.env
         roles = _roles(env.get("HTTP_X_ROLES"))
@@ -122,6 +125,7 @@ class NoauthIdentityMiddleware:
                 )
         check_lengths(identity)
         logs.identify(env, identity.user_id, identity.user_name, identity.project_id)
+        act_as(identity.user_id)
         req.context.identity = identity
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import falcon
 from oslo_policy import policy as oslo_policy
 
-from freezer_api.api import sets, views
+from freezer_api.api import monitoring, sets, views
 from freezer_api.api.resources import (
     ApiVersion,
     CommandResource,
@@ -175,6 +175,7 @@ V2_VIEWS = (
         Rule("retention:apply", WRITE_BACKUPS, "POST"),
         sets.RetentionApplyResource,
     ),
+    View("events", Rule("events:get_all", READ, "GET"), monitoring.EventsResource),
 )
 
 VERSIONS = (

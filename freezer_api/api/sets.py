@@ -18,7 +18,7 @@ from freezer_api.storage.base import BackupSets
 SET_NAMES = ("hostname", "backup_name", "container")
 
 
-def _params(req: falcon.Request, accepted: tuple[str, ...]) -> dict[str, str]:
+def query_params(req: falcon.Request, accepted: tuple[str, ...]) -> dict[str, str]:
     """The query's parameters; a 400 naming the accepted ones for any other, or a repeat."""
     params: dict[str, str] = {}
     for name, value in req.params.items():
@@ -32,7 +32,7 @@ def _params(req: falcon.Request, accepted: tuple[str, ...]) -> dict[str, str]:
     return params
 
 
-def _limit(params: dict[str, str], limits: Limits) -> int:
+def page_limit(params: dict[str, str], limits: Limits) -> int:
     raw = params.get("limit")
     if raw is None or raw == "0":
         return limits.default_limit
@@ -66,13 +66,13 @@ class BackupSetsResource(_SetResource):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
         found = self._chains(req, project_id)
-        params = _params(req, (*SET_NAMES, "limit", "marker"))
+        params = query_params(req, (*SET_NAMES, "limit", "marker"))
         names = {name: params[name] for name in SET_NAMES if name in params}
         page = self._sets.sets(
             project_id=project_id,
             names=names,
             after=params.get("marker"),
-            limit=_limit(params, self._limits),
+            limit=page_limit(params, self._limits),
         )
         entries = []
         for backup_set in page:
@@ -110,8 +110,8 @@ class RestorePointsResource(_SetResource):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
         found = self._chains(req, project_id)
-        params = _params(req, (*SET_NAMES, "at", "limit", "marker"))
-        limit = _limit(params, self._limits)
+        params = query_params(req, (*SET_NAMES, "at", "limit", "marker"))
+        limit = page_limit(params, self._limits)
         after = _cursor(params["marker"]) if "marker" in params else None
         at = chains.parse_time(params["at"]) if "at" in params else None
         if at is not None and ("marker" in params or "limit" in params):
@@ -148,7 +148,7 @@ class DependentsResource(_SetResource):
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str
     ) -> None:
         found = self._chains(req, project_id)
-        _params(req, ())
+        query_params(req, ())
         located = self._sets.backup(project_id=project_id, backup_id=doc_id)
         if located is None:
             raise NotFound(f"No backup {doc_id} with a time stamp in this project.")
@@ -165,7 +165,7 @@ class RetentionPreviewResource(_SetResource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
         self._authorize(req, project_id)
-        _params(req, ())
+        query_params(req, ())
         body = compat.read_object(req, self._limits.max_body_size)
         if "fingerprint" in body:
             raise InvalidDocument("A preview takes no fingerprint; it gives one.")
@@ -185,7 +185,7 @@ class RetentionApplyResource(_SetResource):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
         self._authorize(req, project_id)
-        _params(req, ())
+        query_params(req, ())
         body = compat.read_object(req, self._limits.max_body_size)
         fingerprint = body.get("fingerprint")
         if not isinstance(fingerprint, str) or not fingerprint:

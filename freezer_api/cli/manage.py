@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any
@@ -16,7 +17,7 @@ from freezer_api.app import backend
 from freezer_api.cli import progress
 from freezer_api.config import Settings, load_settings
 from freezer_api.errors import FreezerError
-from freezer_api.service import legacy, retention
+from freezer_api.service import chains, legacy, retention
 from freezer_api.storage import open_backend
 from freezer_api.storage.base import Backend, Document, SchemaNotReady
 
@@ -63,6 +64,18 @@ def _parser() -> argparse.ArgumentParser:
         help="SQLAlchemy URL of a freezer-api 19.0.0 database to copy from",
     )
     _retention_parser(groups)
+    events = groups.add_parser("events", help="the change feed (GET /v2/{project_id}/events)")
+    events_commands = events.add_subparsers(dest="command", required=True)
+    purge = events_commands.add_parser(
+        "purge", help="delete the events older than a time; older cursors then answer 410"
+    )
+    purge.add_argument(
+        "--before",
+        required=True,
+        metavar="TIME",
+        help="an ISO 8601 time (UTC unless it says), seconds since the epoch, or an age "
+        "such as 30d (units h, d, w, y)",
+    )
     for command in (export, load):
         command.add_argument(
             "--progress-every",
@@ -135,6 +148,21 @@ def retention_apply(settings: Settings, args: argparse.Namespace) -> str:
     finally:
         storage.close()
     return "\n".join(lines) or "no project has backups"
+
+
+def events_purge(settings: Settings, args: argparse.Namespace) -> str:
+    text = args.before
+    if text and not retention.DURATION.sub("", text):
+        before = int(time.time()) - retention.duration(text)
+    else:
+        before = chains.parse_time(text)
+    storage = ready(settings).open()
+    try:
+        deleted = storage.events.purge(before=before)
+        oldest = storage.events.purged()
+    finally:
+        storage.close()
+    return f"purged {deleted} events before {chains.iso(before)}; cursors from {oldest} on are kept"
 
 
 def _count(name: str, value: str) -> int:
@@ -234,6 +262,7 @@ COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], str]] =
     ("db", "export"): db_export,
     ("db", "import"): db_import,
     ("retention", "apply"): retention_apply,
+    ("events", "purge"): events_purge,
 }
 
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from freezer_api.errors import (
     Conflict,
     FreezerError,
+    Gone,
     InvalidDocument,
     PreconditionFailed,
     StorageUnavailable,
@@ -251,11 +252,48 @@ class BackupSets(Protocol):
         project has no such backup with a time stamp."""
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Event:
+    """One create, update or delete of a record, as the change feed lists it."""
+
+    #: the change's place in the order changes became visible: the feed's cursor
+    seq: int
+    #: the kind's plural ("backups")
+    kind: str
+    doc_id: str
+    #: "create", "update" or "delete"
+    operation: str
+    #: the record's version after the change (a delete's is one past the last one kept)
+    version: int
+    #: seconds since the epoch
+    time: int
+    #: who made the change; None for the server's own (``freezer-manage``)
+    user_id: str | None
+    project_id: str
+
+
+class Events(Protocol):
+    """The change feed: every write of every kind's records, oldest first."""
+
+    def page(self, *, project_id: str | None, since: int | None, limit: int) -> list[Event]:
+        """The project's events (every project's with None) after the cursor ``since``
+        (from the oldest kept without); ``CursorPurged`` when events after ``since`` were
+        purged."""
+
+    def purged(self) -> int:
+        """The cursor of the last event purged (0 when none was): the oldest one usable."""
+
+    def purge(self, *, before: int) -> int:
+        """Delete the events older than ``before`` (seconds since the epoch); how many."""
+
+
 class Storage(Protocol):
     """One repository per kind, an attribute named for the kind's plural (``storage.jobs``)."""
 
     #: the backup sets of the backups
     backup_sets: BackupSets
+    #: the change feed of every kind
+    events: Events
 
     def __getattr__(self, plural: str) -> Repository:
         """The repository of the kind ``plural``; AttributeError when the storage keeps none."""
@@ -360,6 +398,10 @@ class StorageBusy(StorageError, StorageUnavailable):
 
 class MarkerNotFound(StorageError, InvalidDocument):
     """The ``marker`` of a page is not a record of this scope."""
+
+
+class CursorPurged(StorageError, Gone):
+    """The change feed no longer holds the events after this cursor."""
 
 
 class VersionMismatch(StorageError, PreconditionFailed):

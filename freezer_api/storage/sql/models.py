@@ -182,6 +182,44 @@ class Session(DocumentColumns, Base):
     status: Mapped[str | None] = mapped_column(Flag)
 
 
+class Event(Base):
+    """One create, update or delete of a record, written in the change's own transaction.
+
+    ``seq`` is the order in which the changes became visible (commit order): the event
+    head's counter, which every writing transaction takes last and holds until its commit,
+    on PostgreSQL and MariaDB (where an auto-increment or a sequence is handed out at the
+    insert, not at the commit); SQLite has one writer at a time, and ``AUTOINCREMENT``
+    never hands out a number twice.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_project_seq", "project_id", "seq"),
+        Index("ix_events_time", "time"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: Mapped[int] = mapped_column(PrimaryKey, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(Name)
+    kind: Mapped[str] = mapped_column(Flag)
+    doc_id: Mapped[str] = mapped_column(Name)
+    operation: Mapped[str] = mapped_column(Flag)
+    version: Mapped[int] = mapped_column(Integer)
+    #: seconds since the epoch
+    time: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[str | None] = mapped_column(Name)
+
+
+class EventHead(Base):
+    """One row: the last ``seq`` handed out, and the last one purged."""
+
+    __tablename__ = "event_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    purged: Mapped[int] = mapped_column(BigInteger)
+
+
 #: the columns every kind's table has; the others are the kind's indexed fields
 CORE_COLUMNS = frozenset(
     {"pk", "doc_id", "project_id", "user_id", "version", "created_at", "updated_at", "doc"}

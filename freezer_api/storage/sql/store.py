@@ -35,6 +35,7 @@ from freezer_api.storage.base import (
     BackupSets,
     Change,
     Conflict,
+    Events,
     Filter,
     MarkerNotFound,
     Query,
@@ -45,7 +46,7 @@ from freezer_api.storage.base import (
     Use,
     VersionMismatch,
 )
-from freezer_api.storage.sql import commit, filters, prepared
+from freezer_api.storage.sql import commit, feed, filters, prepared
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql.models import TABLES, field_names, noun_of
 
@@ -226,7 +227,7 @@ class SqlRepository:
         if self._connection is not None:
             yield self._connection
             return
-        with self._transactions.transaction() as connection:
+        with feed.feeding(self._transactions) as connection:
             yield connection
 
     def within(self, connection: Connection) -> SqlRepository:
@@ -438,6 +439,10 @@ class SqlRepository:
                 lambda: insert(self._table).values({name: bindparam(name) for name in values}),
             )
             prepared.execute(self._engine, statement, values, connection.connection)
+            feed.note(
+                connection,
+                feed.Note(self._table.name, record.doc_id, record.project_id, "create", 1),
+            )
         return Record(
             doc_id=record.doc_id,
             project_id=record.project_id,
@@ -487,6 +492,10 @@ class SqlRepository:
                     **self._fields(changed.fields),
                 )
             )
+            feed.note(
+                connection,
+                feed.Note(table.name, doc_id, current.project_id, "update", current.version + 1),
+            )
         return Record(
             doc_id=doc_id,
             project_id=current.project_id,
@@ -497,11 +506,26 @@ class SqlRepository:
         )
 
     def delete(self, *, scope: Scope, doc_id: str) -> bool:
-        statement = delete(self._table).where(
-            self._in_scope(scope, by_id=True), self._table.c.doc_id == doc_id
-        )
+        table = self._table
+        matched = (self._in_scope(scope, by_id=True), table.c.doc_id == doc_id)
+        values = self._scope_values(scope)
         with translated_errors(self._noun, doc_id), self._writing() as connection:
-            return connection.execute(statement, self._scope_values(scope)).rowcount > 0
+            if connection.dialect.delete_returning:
+                statement = delete(table).where(*matched)
+                gone = connection.execute(
+                    statement.returning(table.c.project_id, table.c.version), values
+                ).all()
+            else:
+                gone = connection.execute(
+                    select(table.c.project_id, table.c.version).where(*matched).with_for_update(),
+                    values,
+                ).all()
+                connection.execute(delete(table).where(*matched), values)
+            for project_id, version in gone:
+                feed.note(
+                    connection, feed.Note(table.name, doc_id, project_id, "delete", version + 1)
+                )
+        return bool(gone)
 
     # -- helpers ---------------------------------------------------------------
     def _fetch(
@@ -618,6 +642,9 @@ class SqlStorage:
             from freezer_api.storage.sql.sets import SqlBackupSets  # NOTE: it imports this
 
             self.backup_sets: BackupSets = SqlBackupSets(engine)
+        from freezer_api.storage.sql.events import SqlEvents  # NOTE: it imports this
+
+        self.events: Events = SqlEvents(engine, self._transactions)
         self._bind()
 
     def _bind(self) -> None:
@@ -643,7 +670,7 @@ class SqlStorage:
         if self._connection is not None:
             yield self
             return
-        with translated_errors("document"), self._transactions.transaction() as connection:
+        with translated_errors("document"), feed.feeding(self._transactions) as connection:
             yield self._within(connection)
 
     def ping(self) -> None:
