@@ -18,6 +18,7 @@ from freezer_api.config import Settings, build_conf, ignored_options
 from freezer_api.keystone import Trusts
 from freezer_api.policy import Policy
 from freezer_api.service.documents import Clock, Wiring
+from freezer_api.service.liveness import Liveness
 from freezer_api.storage import open_backend
 from freezer_api.storage.base import Backend, Storage, StorageUnavailable
 from freezer_api.storage.sql.engine import masked_url
@@ -68,7 +69,8 @@ def create_falcon_app(
             conf.centralized_scheduler.auth_section,
             conf.centralized_scheduler.trusts_delegated_roles,
         )
-    wiring = Wiring(trusts, clock, settings.protect_chains)
+    liveness = Liveness(settings.alive_seconds, settings.lease_seconds, clock)
+    wiring = Wiring(trusts, clock, settings.protect_chains, liveness)
     routes.add_routes(app, Parts(storage, limits, policy, wiring), versions)
     return app
 

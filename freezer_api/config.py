@@ -156,6 +156,35 @@ api_opts = [
     ),
 ]
 
+clients_opts = [
+    cfg.IntOpt(
+        "alive_seconds",
+        default=300,
+        min=10,
+        help="A client (scheduler) last in contact longer ago than this is shown as not alive. "
+        "Every poll of its jobs, registration and job update is a contact; the last one is "
+        "written at most every tenth of this by each process (last_seen is within a fifth of "
+        "it).",
+    ),
+]
+
+jobs_opts = [
+    cfg.IntOpt(
+        "lease_seconds",
+        default=900,
+        min=10,
+        help="A job whose schedule says running while its client has not been in contact for "
+        "this long is reported stale (?liveness=true shows it, ?stale=true lists them).",
+    ),
+    cfg.BoolOpt(
+        "fail_stale",
+        default=False,
+        help="End stale jobs as their scheduler would have: status completed, result fail, and "
+        "their session's job entry too, once, each change in the change feed. Off: stale jobs "
+        "are only reported.",
+    ),
+]
+
 paste_opts = [
     cfg.StrOpt(
         "config_file",
@@ -206,7 +235,7 @@ noauth_opts = [
 
 
 #: the first groups of ``registered_opts()`` are this server's own
-OWN_GROUPS = 6
+OWN_GROUPS = 8
 
 
 def registered_opts() -> list[tuple[str, Sequence[Any]]]:
@@ -215,6 +244,8 @@ def registered_opts() -> list[tuple[str, Sequence[Any]]]:
         ("DEFAULT", default_opts),
         ("database", database_opts),
         ("api", api_opts),
+        ("clients", clients_opts),
+        ("jobs", jobs_opts),
         ("noauth", noauth_opts),
         ("paste_deploy", paste_opts),
         ("centralized_scheduler", centralized_scheduler_opts),
@@ -285,6 +316,9 @@ class Settings:
     default_limit: int = 10
     max_limit: int = 1000
     protect_chains: bool = False
+    alive_seconds: int = 300
+    lease_seconds: int = 900
+    fail_stale: bool = False
     max_body_size: int = MAX_BODY_SIZE
     noauth: NoauthIdentity = NoauthIdentity(
         "noauth-user", "noauth", "noauth-project", ("member", "reader")
@@ -373,6 +407,9 @@ def settings_from_conf(conf: cfg.ConfigOpts) -> Settings:
         default_limit=conf.api.default_limit,
         max_limit=conf.api.max_limit,
         protect_chains=conf.api.protect_chains,
+        alive_seconds=conf.clients.alive_seconds,
+        lease_seconds=conf.jobs.lease_seconds,
+        fail_stale=conf.jobs.fail_stale,
         max_body_size=conf.oslo_middleware.max_request_body_size,
         noauth=NoauthIdentity(
             user_id=conf.noauth.user_id,

@@ -229,7 +229,7 @@ class DocumentResource:
         page = compat.page_of(req, self._limits.default_limit, self._limits.max_limit)
         search = compat.search_of(req, self._limits.max_body_size)
         records = self._service.search(call, search, page)
-        resp.media = {self._kind.plural: [self._kind.render(record) for record in records]}
+        resp.media = {self._kind.plural: self._rendered(req, call, records)}
 
     def on_post_collection(
         self, req: falcon.Request, resp: falcon.Response, project_id: str | None = None
@@ -251,7 +251,7 @@ class DocumentResource:
         call = self._guard.verb(req, "get", project_id, item=True)
         record = self._service.get(call, doc_id)
         set_version(resp, record)
-        resp.media = self._kind.render(record)
+        resp.media = self._rendered(req, call, [record])[0]
 
     def on_patch(
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str | None = None
@@ -281,6 +281,14 @@ class DocumentResource:
         resp.status = falcon.HTTP_204
 
     # -- helpers ---------------------------------------------------------------
+    def _rendered(self, req: falcon.Request, call: Call, records: list[Record]) -> list[Document]:
+        """The answers of ``records``; with ``?liveness=true``, what the kind adds to each."""
+        render = self._kind.render
+        if not compat.flag(req, "liveness"):
+            return [render(record) for record in records]
+        added = self._service.liveness(call, records)
+        return [{**render(record), **extra} for record, extra in zip(records, added, strict=True)]
+
     def _replace(
         self,
         req: falcon.Request,

@@ -7,10 +7,20 @@ import uuid
 from typing import Any
 
 from freezer_api.errors import Conflict
-from freezer_api.service.documents import Call, Rules, require_object
+from freezer_api.service.documents import Call, Rules, Wiring, require_object
+from freezer_api.service.liveness import Liveness
 from freezer_api.service.schemas import CAPABILITIES, CLIENT, Validator
 from freezer_api.service.search import SearchFields
-from freezer_api.storage.base import Change, Filter, Page, Query, Record, Scope, Storage
+from freezer_api.storage.base import (
+    Change,
+    Document,
+    Filter,
+    Page,
+    Query,
+    Record,
+    Scope,
+    Storage,
+)
 
 CLIENT_KEYS = ("client_id", "hostname", "description", "uuid", "is_central", *CAPABILITIES)
 
@@ -35,8 +45,20 @@ class ClientRules(Rules):
     #: v2 answers a re-registration by updating; v1 answered 409
     reregister_updates = True
 
-    def __init__(self) -> None:
+    def __init__(self, liveness: Liveness | None = None) -> None:
         self._validator = Validator(CLIENT, "client")
+        self._liveness = liveness or Liveness()
+
+    @classmethod
+    def build(cls, wiring: Wiring) -> ClientRules:
+        return cls(wiring.liveness)
+
+    def liveness(self, call: Call, storage: Storage, records: list[Record]) -> list[Document]:
+        """``last_seen`` and ``alive``."""
+        seen = storage.contacts.seen(
+            scope=Scope(everywhere=True), client_ids=[record.doc_id for record in records]
+        )
+        return [self._liveness.client_state(seen.get(record.doc_id)) for record in records]
 
     def create(self, call: Call, storage: Storage, body: Any) -> Record:
         record = self.new_record(call, storage, body, None)
@@ -64,7 +86,9 @@ class ClientRules(Rules):
         client["is_central"] = bool(client.get("is_central", False))
         for name, values in CAPABILITIES.items():
             client.setdefault(name, list(values))
-        return call.new_record(client["client_id"], {"client": client}, self.fields(client))
+        return call.new_record(
+            client["client_id"], {"client": client}, self.registered_fields(client)
+        )
 
     @staticmethod
     def _check_central_clash(call: Call, storage: Storage, record: Record) -> None:
@@ -86,12 +110,16 @@ class ClientRules(Rules):
     def fields(client: dict[str, Any]) -> dict[str, Any]:
         return {"hostname": client["hostname"], "is_central": client["is_central"]}
 
+    def registered_fields(self, client: dict[str, Any]) -> dict[str, Any]:
+        """The indexed fields of a registration, which is a contact of the scheduler."""
+        return {**self.fields(client), "last_seen": int(self._liveness.clock())}
+
     def _reregistered(self, current: Record, record: Record) -> Change:
         """A scheduler that registers again updates its description and capabilities."""
         client = dict(current.doc["client"])
         for key in ("description", *CAPABILITIES):
             client[key] = record.doc["client"][key]
-        return Change(doc={"client": client}, fields=self.fields(client))
+        return Change(doc={"client": client}, fields=self.registered_fields(client))
 
 
 class ClientV1Rules(ClientRules):

@@ -13,10 +13,14 @@ from typing import Any, Protocol, TypeVar
 
 from freezer_api.context import Identity
 from freezer_api.errors import InvalidDocument, NotFound
+from freezer_api.service.liveness import Liveness
 from freezer_api.service.schemas import DOC_ID, Validator
 from freezer_api.service.search import Search, SearchFields
 from freezer_api.storage.base import (
+    AnyOf,
     Change,
+    Document,
+    Filter,
     Page,
     Query,
     Record,
@@ -87,6 +91,7 @@ class Wiring:
     clock: Clock = time.time
     #: ``[api] protect_chains``: deleting a backup that others depend on is refused
     protect_chains: bool = False
+    liveness: Liveness = dataclasses.field(default_factory=Liveness)
 
 
 class Rules:
@@ -141,6 +146,23 @@ class Rules:
 
     def deleted(self, call: Call, storage: Storage, record: Record) -> None:
         """Clean up after a record was deleted."""
+
+    def derived_filters(
+        self, call: Call, storage: Storage, search: Search
+    ) -> tuple[Filter | AnyOf, ...]:
+        """Filters of a search that the kind works out from other records (``?stale=true``)."""
+        if search.stale:
+            raise InvalidDocument(f"stale is a filter of jobs, not {self.plural}.")
+        return ()
+
+    def seen(
+        self, call: Call, storage: Storage, *, search: Search | None = None, body: Any = None
+    ) -> None:
+        """Note what a served request tells of its caller (a scheduler's contact)."""
+
+    def liveness(self, call: Call, storage: Storage, records: list[Record]) -> list[Document]:
+        """What ``?liveness=true`` adds to each record's answer."""
+        raise InvalidDocument(f"liveness is shown on clients and jobs, not {self.plural}.")
 
 
 #: How often a transaction that lost a deadlock (or, on Galera, certification) is run.
@@ -237,18 +259,26 @@ class DocumentService:
 
     def search(self, call: Call, search: Search, page: Page) -> list[Record]:
         """Return one page of the scope's documents that match ``search``, to be rendered."""
+        rules = self.rules
         query = Query(
             page=page,
-            filters=self.rules.search_fields.filters(search),
-            order=self.rules.search_fields.order(search),
+            filters=(
+                *rules.search_fields.filters(search),
+                *rules.derived_filters(call, self._storage, search),
+            ),
+            order=rules.search_fields.order(search),
             time_after=search.time_after,
             time_before=search.time_before,
         )
-        rules = self.rules
         records = rules.repository(self._storage).search(
             scope=call.scope, query=query, use=Use.ANSWER
         )
+        rules.seen(call, self._storage, search=search)
         return rules.expand(call, self._storage, records)
+
+    def liveness(self, call: Call, records: list[Record]) -> list[Document]:
+        """What ``?liveness=true`` adds to each of these records' answers."""
+        return self.rules.liveness(call, self._storage, records)
 
     def patch(self, call: Call, doc_id: str, body: Any, if_version: int | None) -> Record:
         """Change the given fields of the stored document. Raises NotFound, InvalidDocument."""
@@ -264,7 +294,9 @@ class DocumentService:
             )
             return rules.expand(call, storage, [record])[0]
 
-        return in_transaction(self._storage, work)
+        patched = in_transaction(self._storage, work)
+        rules.seen(call, self._storage, body=body)
+        return patched
 
     def replace(
         self, call: Call, doc_id: str, body: Any, if_version: int | None

@@ -21,9 +21,11 @@ from freezer_api.service.documents import (
     require_object,
     without_server_fields,
 )
+from freezer_api.service.liveness import Liveness
 from freezer_api.service.schemas import JOB, JOB_PATCH, JOB_SCHEDULE, Validator
-from freezer_api.service.search import SearchFields
+from freezer_api.service.search import Search, SearchFields
 from freezer_api.storage.base import (
+    AnyOf,
     Change,
     Document,
     Filter,
@@ -146,15 +148,63 @@ class JobRules(Rules):
         sortable={"job_id": "doc_id", "client_id": "client_id", "session_id": "session_id"},
     )
 
-    def __init__(self, trusts: TrustProvider | None = None, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        trusts: TrustProvider | None = None,
+        clock: Clock = time.time,
+        liveness: Liveness | None = None,
+    ) -> None:
         self._validator = Validator(JOB, "job")
         self._patch_validator = Validator(JOB_PATCH, "job update")
         self._trusts = trusts
         self._clock = clock
+        self._liveness = liveness or Liveness(clock=clock)
 
     @classmethod
     def build(cls, wiring: Wiring) -> JobRules:
-        return cls(wiring.trusts, wiring.clock)
+        return cls(wiring.trusts, wiring.clock, wiring.liveness)
+
+    def seen(
+        self, call: Call, storage: Storage, *, search: Search | None = None, body: Any = None
+    ) -> None:
+        """A scheduler's poll names its client in the search; its job updates in the body."""
+        named: list[Any] = []
+        if search is not None:
+            named = [value for key, value in search.match if key == "client_id"]
+        elif isinstance(body, dict):
+            named = [body.get("client_id")]
+        for client_id in named:
+            if isinstance(client_id, str) and client_id:
+                self._liveness.contact(storage, call.scope, client_id)
+
+    def derived_filters(
+        self, call: Call, storage: Storage, search: Search
+    ) -> tuple[Filter | AnyOf, ...]:
+        if not search.stale:
+            return ()
+        quiet = storage.contacts.quiet(
+            scope=dataclasses.replace(call.scope, shared=True),
+            before=self._liveness.silent_since(),
+        )
+        return (Filter("status", "running"), AnyOf(tuple(Filter("client_id", id) for id in quiet)))
+
+    def liveness(self, call: Call, storage: Storage, records: list[Record]) -> list[Document]:
+        """``stale``, and the last contact of the job's client."""
+        clients = [str(record.doc.get("client_id")) for record in records]
+        seen = storage.contacts.seen(
+            scope=dataclasses.replace(call.scope, shared=True), client_ids=clients
+        )
+        added = []
+        for record, client_id in zip(records, clients, strict=True):
+            last_seen = seen.get(client_id)
+            status = record.doc.get("job_schedule", {}).get("status")
+            added.append(
+                {
+                    "stale": self._liveness.is_stale(status, last_seen),
+                    "client_last_seen": last_seen,
+                }
+            )
+        return added
 
     def new_record(self, call: Call, storage: Storage, body: Any, doc_id: str | None) -> Record:
         body = without_server_fields(require_object(body, "A job"))

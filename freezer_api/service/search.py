@@ -28,11 +28,23 @@ class Search:
     sort: tuple[tuple[str, bool], ...] = ()
     #: the keys of ``match`` given as query parameters (only indexed keys may be)
     query_keys: tuple[str, ...] = ()
+    #: ``?stale=true``: only running jobs whose client has been silent beyond the lease
+    stale: bool = False
 
 
 #: Query parameters that are not filters.
 RESERVED = frozenset(
-    {"limit", "offset", "marker", "all_projects", "time_after", "time_before", "sort"}
+    {
+        "limit",
+        "offset",
+        "marker",
+        "all_projects",
+        "time_after",
+        "time_before",
+        "sort",
+        "stale",
+        "liveness",
+    }
 )
 
 
@@ -138,7 +150,16 @@ def parse_search(document: Any, query: Mapping[str, str]) -> Search:
         time_before=_time(document.get("time_before", query.get("time_before")), "time_before"),
         sort=parse_sort(query.get("sort")),
         query_keys=tuple(query_keys),
+        stale=_stale(query.get("stale")),
     )
+
+
+def _stale(value: str | None) -> bool:
+    if value is None:
+        return False
+    if value.lower() in {"true", "1", "yes"}:
+        return True
+    raise InvalidDocument(f"stale is a filter: stale=true, or leave it out (not {value!r}).")
 
 
 def _nested_match(value: Any) -> list[Pair] | None:

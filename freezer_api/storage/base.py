@@ -287,6 +287,22 @@ class Events(Protocol):
         """Delete the events older than ``before`` (seconds since the epoch); how many."""
 
 
+class Contacts(Protocol):
+    """When each client (a scheduler) was last in contact; not part of its document."""
+
+    def touch(self, *, scope: Scope, client_id: str, at: int, unless_after: int) -> None:
+        """Record a contact of the scope's client at ``at``, unless the one recorded is
+        later than ``unless_after`` (no write then)."""
+
+    def seen(self, *, scope: Scope, client_ids: Sequence[str]) -> dict[str, int | None]:
+        """The last contact of each of these clients the scope sees (None: never seen);
+        unknown ids are left out."""
+
+    def quiet(self, *, scope: Scope, before: int) -> list[str]:
+        """The ids of the scope's clients last seen before ``before`` (at most 1,000);
+        clients never seen are not among them."""
+
+
 class Storage(Protocol):
     """One repository per kind, an attribute named for the kind's plural (``storage.jobs``)."""
 
@@ -294,6 +310,8 @@ class Storage(Protocol):
     backup_sets: BackupSets
     #: the change feed of every kind
     events: Events
+    #: the clients' last contact
+    contacts: Contacts
 
     def __getattr__(self, plural: str) -> Repository:
         """The repository of the kind ``plural``; AttributeError when the storage keeps none."""

@@ -136,6 +136,9 @@ class Client(DocumentColumns, Base):
 
     hostname: Mapped[str | None] = mapped_column(Name)
     is_central: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: seconds since the epoch of the client's last contact (a poll, registration, job
+    #: update); written at most every ``[clients] alive_seconds / 10``, never versioned
+    last_seen: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Job(DocumentColumns, Base):
@@ -180,6 +183,17 @@ class Session(DocumentColumns, Base):
     )
 
     status: Mapped[str | None] = mapped_column(Flag)
+
+
+class Objective(DocumentColumns, Base):
+    """A freshness objective: the sets it selects, and how old their last good backup may be."""
+
+    __tablename__ = "objectives"
+    __table_args__ = (
+        UniqueConstraint("doc_id", name="uq_objectives_doc"),
+        *owner_indexes("objectives"),
+        {"info": {"noun": "objective"}},
+    )
 
 
 class Event(Base):
@@ -240,5 +254,5 @@ def noun_of(table: Table) -> str:
 #: kind name -> table, as the store looks them up
 TABLES: dict[str, Table] = {
     model.__tablename__: model.__table__  # type: ignore[misc]
-    for model in (Backup, Client, Job, Action, Session)
+    for model in (Backup, Client, Job, Action, Session, Objective)
 }

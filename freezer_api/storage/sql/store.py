@@ -35,6 +35,7 @@ from freezer_api.storage.base import (
     BackupSets,
     Change,
     Conflict,
+    Contacts,
     Events,
     Filter,
     MarkerNotFound,
@@ -645,6 +646,10 @@ class SqlStorage:
         from freezer_api.storage.sql.events import SqlEvents  # NOTE: it imports this
 
         self.events: Events = SqlEvents(engine, self._transactions)
+        if "clients" in tables:
+            from freezer_api.storage.sql.contacts import SqlContacts  # NOTE: it imports this
+
+            self.contacts: Contacts = SqlContacts(engine, self._transactions)
         self._bind()
 
     def _bind(self) -> None:

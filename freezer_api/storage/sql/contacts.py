@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Clients' last contact on SQL: ``clients.last_seen``, outside the documents' versions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Engine, Table, or_, select, true, update
+
+from freezer_api.storage.base import Scope
+from freezer_api.storage.sql import commit
+from freezer_api.storage.sql.models import TABLES
+from freezer_api.storage.sql.store import reading, translated_errors
+
+CLIENTS: Table = TABLES["clients"]
+COLUMNS = CLIENTS.c
+#: most clients one ``quiet`` answer names
+MAX_QUIET = 1000
+
+
+def _in_scope(scope: Scope) -> ColumnElement[bool]:
+    """The clients a scope sees: its own, and (shared) every project's central ones."""
+    if scope.everywhere:
+        return true()
+    conditions = []
+    if scope.project_id is not None:
+        conditions.append(COLUMNS.project_id == scope.project_id)
+    if scope.user_id is not None:
+        conditions.append(COLUMNS.user_id == scope.user_id)
+    own: ColumnElement[bool] = (
+        conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]
+    )
+    return or_(own, COLUMNS.is_central.is_(True)) if scope.shared else own
+
+
+class SqlContacts:
+    """``storage.base.Contacts`` over the clients table."""
+
+    def __init__(self, engine: Engine, transactions: commit.Transactions) -> None:
+        self._engine = engine
+        self._transactions = transactions
+
+    def touch(self, *, scope: Scope, client_id: str, at: int, unless_after: int) -> None:
+        statement = (
+            update(CLIENTS)
+            .where(
+                _in_scope(scope),
+                COLUMNS.doc_id == client_id,
+                or_(COLUMNS.last_seen.is_(None), COLUMNS.last_seen <= unless_after),
+            )
+            .values(last_seen=at)
+        )
+        with translated_errors("client", client_id), self._transactions.transaction() as connection:
+            connection.execute(statement)
+
+    def seen(self, *, scope: Scope, client_ids: Sequence[str]) -> dict[str, int | None]:
+        if not client_ids:
+            return {}
+        statement = select(COLUMNS.doc_id, COLUMNS.last_seen).where(
+            _in_scope(scope), COLUMNS.doc_id.in_(sorted(set(client_ids)))
+        )
+        with translated_errors("client"), reading(self._engine, None) as connection:
+            rows = list(connection.execute(statement).all())
+        found: dict[str, int | None] = {}
+        for doc_id, last_seen in rows:
+            # NOTE: an id in two projects the scope sees (its own and a central one): the latest
+            if doc_id not in found or (last_seen or 0) > (found[doc_id] or 0):
+                found[doc_id] = last_seen
+        return found
+
+    def quiet(self, *, scope: Scope, before: int) -> list[str]:
+        statement = (
+            select(COLUMNS.doc_id)
+            .where(_in_scope(scope), COLUMNS.last_seen < before)
+            .order_by(COLUMNS.doc_id)
+            .limit(MAX_QUIET)
+        )
+        with translated_errors("client"), reading(self._engine, None) as connection:
+            return list(connection.execute(statement).scalars())
