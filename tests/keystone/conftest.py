@@ -169,8 +169,16 @@ def keystone_site(directory: Path, token_lifetime: int = TOKEN_LIFETIME) -> Iter
 
 
 @contextlib.contextmanager
-def freezer_site(keystone: Keystone, directory: Path, port: int | None = None) -> Iterator[str]:
-    """freezer-api with auth_strategy = keystone, in the catalog as service type "backup"."""
+def freezer_site(
+    keystone: Keystone,
+    directory: Path,
+    port: int | None = None,
+    *,
+    extra: str = "",
+    in_catalog: bool = True,
+) -> Iterator[str]:
+    """freezer-api with auth_strategy = keystone, in the catalog as service type "backup"
+    (unless not ``in_catalog``: its callers name it by URL); ``extra`` ends its config."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     conf = directory / "freezer-api.conf"
@@ -185,7 +193,17 @@ def freezer_site(keystone: Keystone, directory: Path, port: int | None = None) -
         f"password = {SERVICE_PASSWORD}\nproject_name = service\n"
         "user_domain_id = default\nproject_domain_id = default\n"
         f"[healthcheck]\ndisable_by_file_path = {directory / 'healthcheck_disable'}\n"
+        f"{extra}"
     )
+    if in_catalog:
+        register_in_catalog(keystone, base)
+    with running(
+        [str(BIN / "freezer-api"), "--config-file", str(conf)], f"{base}/", directory / "log"
+    ):
+        yield base
+
+
+def register_in_catalog(keystone: Keystone, base: str) -> None:
     service = keystone.admin(
         "POST", "/services", {"service": {"type": "backup", "name": "freezer"}}
     ).json()["service"]
@@ -196,10 +214,6 @@ def freezer_site(keystone: Keystone, directory: Path, port: int | None = None) -
         "region_id": "RegionOne",
     }
     assert keystone.admin("POST", "/endpoints", {"endpoint": endpoint}).status_code == 201
-    with running(
-        [str(BIN / "freezer-api"), "--config-file", str(conf)], f"{base}/", directory / "log"
-    ):
-        yield base
 
 
 @pytest.fixture(scope="session")

@@ -339,3 +339,107 @@ def test_the_agent_restores_the_restore_point_the_catalogue_gives(
     assert restored.returncode == 0, (tmp_path / "agent.log").read_text()[-3000:]
     assert (target / "data.txt").read_text() == "first version\n"
     assert (target / "first").exists() and not (target / "second").exists()
+
+
+def test_the_real_scheduler_is_alive_while_it_runs_and_its_job_goes_stale_when_killed(
+    keystone, project, tmp_path
+):
+    """Start the freezer 19.0.0 scheduler against a server with short liveness limits: it
+    registers, polls and runs a long job (the server sees it alive, the job running and not
+    stale); kill it: the client is no longer alive, and the job, still "running", is stale."""
+    import signal
+
+    from tests.keystone.conftest import freezer_site
+
+    alpha = project["alpha"]
+    limits = "[clients]\nalive_seconds = 10\n[jobs]\nlease_seconds = 12\n"
+    (tmp_path / "site").mkdir()
+    with freezer_site(keystone, tmp_path / "site", extra=limits, in_catalog=False) as base:
+        client_id = f"scheduler-{time.monotonic_ns()}"
+        env = openstack_env(
+            keystone,
+            "alpha_member",
+            OS_USER_DOMAIN_ID="default",
+            OS_PROJECT_DOMAIN_ID="default",
+            OS_BACKUP_URL=base,
+            PATH=f"{BIN}:{os.environ['PATH']}",
+        )
+        jobs_dir = tmp_path / "jobs"
+        jobs_dir.mkdir()
+        scheduler = subprocess.Popen(
+            [
+                str(BIN / "freezer-scheduler"),
+                "--scheduler-no-daemon",
+                "--scheduler-interval", "2",
+                "--scheduler-jobs-dir", str(jobs_dir),
+                "--scheduler-client-id", client_id,
+                "--log-file", str(tmp_path / "scheduler.log"),
+                "start",
+            ],  # fmt: skip
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        def get(path: str) -> Any:
+            # NOTE: a token each time: they live 20 s here
+            answer = call(base, "GET", f"/v2/{alpha}/{path}", keystone.token("alpha_member"))
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        def wait_for(what: str, check: Any, seconds: float = 90) -> Any:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                found = check()
+                if found:
+                    return found
+                assert scheduler.poll() is None or what.startswith("dead"), (
+                    (tmp_path / "scheduler.log").read_text()[-3000:]
+                )
+                time.sleep(0.5)
+            log = tmp_path / "scheduler.log"
+            raise AssertionError(f"{what}: {log.read_text()[-3000:] if log.exists() else ''}")
+
+        try:
+            wait_for(
+                "registered and alive",
+                lambda: any(
+                    entry["client"]["client_id"] == client_id and entry["alive"]
+                    for entry in get("clients?liveness=true")["clients"]
+                ),
+            )
+            long_job = {
+                "client_id": client_id,
+                "description": "a long job",
+                "job_actions": [
+                    {"freezer_action": {"action": "exec", "command": "sleep 300"}}
+                ],
+            }
+            member = keystone.token("alpha_member")
+            created = call(base, "POST", f"/v2/{alpha}/jobs", member, json=long_job)
+            assert created.status_code == 201, created.text
+            job_id = created.json()["job_id"]
+            running = wait_for(
+                "the scheduler runs the job",
+                lambda: [
+                    job
+                    for job in get("jobs?liveness=true")["jobs"]
+                    if job["job_id"] == job_id and job["job_schedule"].get("status") == "running"
+                ],
+            )
+            assert running[0]["stale"] is False
+            assert get("jobs?stale=true")["jobs"] == []
+            time.sleep(12)  # beyond the lease, while the scheduler keeps polling
+            assert get("jobs?stale=true")["jobs"] == []
+            assert get(f"clients/{client_id}?liveness=true")["alive"] is True
+        finally:
+            os.killpg(scheduler.pid, signal.SIGKILL)
+            scheduler.wait(timeout=30)
+        wait_for(
+            "dead: the client is not alive",
+            lambda: get(f"clients/{client_id}?liveness=true")["alive"] is False,
+        )
+        stale = wait_for("dead: the job is stale", lambda: get("jobs?stale=true")["jobs"])
+        assert [job["job_id"] for job in stale] == [job_id]
+        assert stale[0]["job_schedule"]["status"] == "running"  # nothing else changed
