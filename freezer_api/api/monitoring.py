@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What changed and what is protected (v2): the change feed."""
+"""What changed and what is protected (v2): the change feed, and compliance with the
+freshness objectives."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import falcon
 
 from freezer_api.api.middleware import identity_of
 from freezer_api.api.resources import Parts
-from freezer_api.api.sets import page_limit, query_params
+from freezer_api.api.sets import SET_NAMES, page_limit, query_params
 from freezer_api.errors import InvalidDocument
+from freezer_api.service.objectives import Compliance
 from freezer_api.storage.base import Event
 
 
@@ -57,3 +59,33 @@ class EventsResource:
             # oldest kept (a cursor before the purged ones would be refused)
             after = str(since) if since is not None else str(self._events.purged())
         resp.media = {"events": [event_view(event) for event in events], "next": after}
+
+
+class ComplianceResource:
+    """``GET /v2/{project_id}/compliance``: every backup set with its last restorable backup,
+    its age and its state against the freshness objectives (paged by set, ``marker``)."""
+
+    rule = "compliance:get"
+
+    def __init__(self, parts: Parts) -> None:
+        self._compliance = Compliance(parts.storage, parts.wiring.clock)
+        self._policy = parts.policy
+        self._limits = parts.limits
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
+        self._policy.authorize(self.rule, identity_of(req), project_id)
+        params = query_params(req, (*SET_NAMES, "state", "limit", "marker"))
+        names = {name: params[name] for name in SET_NAMES if name in params}
+        state = params.get("state")
+        if state is not None and state not in STATES:
+            raise InvalidDocument(f"state is one of {', '.join(STATES)}, not {state!r}.")
+        entries, marker = self._compliance.page(
+            project_id, names, params.get("marker"), page_limit(params, self._limits)
+        )
+        if state is not None:
+            entries = [entry for entry in entries if entry["state"] == state]
+        resp.media = {"backup_sets": entries, "next": marker}
+
+
+#: what ``?state=`` filters on
+STATES = ("met", "late", "breached", "never", "uncovered")

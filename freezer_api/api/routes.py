@@ -39,6 +39,7 @@ from freezer_api.service.backups import BackupRules, BackupV1Rules
 from freezer_api.service.clients import ClientRules, ClientV1Rules
 from freezer_api.service.documents import Call, DocumentService
 from freezer_api.service.jobs import JobEvents, JobRules
+from freezer_api.service.objectives import ObjectiveRules, objective_view
 from freezer_api.service.sessions import SessionActions, SessionRules
 from freezer_api.storage.base import Document
 
@@ -146,6 +147,13 @@ V2_KINDS = (
         rules_besides=(CENTRAL,),
     ),
     *scheduling(v2),
+    v2(
+        ObjectiveRules,
+        ALL_VERBS,
+        objective_view,
+        views.id_and_version("objective_id"),
+        checks(),
+    ),
 )
 
 V1_KINDS = (
@@ -176,6 +184,7 @@ V2_VIEWS = (
         sets.RetentionApplyResource,
     ),
     View("events", Rule("events:get_all", READ, "GET"), monitoring.EventsResource),
+    View("compliance", Rule("compliance:get", READ, "GET"), monitoring.ComplianceResource),
 )
 
 VERSIONS = (

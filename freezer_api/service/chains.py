@@ -179,11 +179,16 @@ class Chains:
         return found[:MAX_DEPENDENTS]
 
     def last_restorable(self, found: BackupSet) -> SetBackup | None:
+        chain = self.last_restorable_chain(found)
+        return None if chain is None else chain.head
+
+    def last_restorable_chain(self, found: BackupSet) -> Chain | None:
+        """The chain of the set's newest restore point; None when it has none."""
         if found.hostname is None or found.backup_name is None:
             return None
         name = SetName(found.hostname, found.backup_name, found.container)
         chain, _ = self.restore_point(name, None)
-        return None if chain is None else chain.head
+        return chain
 
     def _newest_first(
         self, name: SetName, at: int | None, after: tuple[int, int] | None = None

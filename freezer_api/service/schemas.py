@@ -308,3 +308,26 @@ SESSION: Schema = {
 }
 
 SESSION_PATCH: Schema = {**SESSION, "required": []}
+
+#: A freshness objective: which backup sets (any of the names; none: every set) and how old
+#: their last restorable backup (and the level 0 it rests on) may be.
+OBJECTIVE: Schema = {
+    "type": "object",
+    "required": ["max_age_seconds"],
+    "properties": {
+        "objective_id": ID_PART,
+        "selector": {
+            "type": "object",
+            "properties": {
+                "hostname": {"type": "string", "minLength": 1, "maxLength": MAX_ID},
+                "backup_name": {"type": "string", "minLength": 1, "maxLength": MAX_ID},
+                "container": {"type": "string", "minLength": 1, "maxLength": MAX_ID},
+            },
+            "additionalProperties": False,
+        },
+        "max_age_seconds": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
+        "max_level0_age_seconds": {"type": "integer", "minimum": 1, "maximum": MAX_INT},
+        "description": {"type": "string", "maxLength": 4096},
+    },
+    "additionalProperties": False,
+}

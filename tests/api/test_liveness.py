@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Any
 
 import falcon.testing
 import pytest
@@ -35,7 +36,7 @@ def live(settings, storage, clock):
     return V2(falcon.testing.TestClient(create_app(settings, storage, clock=clock)), "p1")
 
 
-def poll(api: V2, client_id: str) -> list[dict]:
+def poll(api: V2, client_id: str) -> list[dict[str, Any]]:
     """The freezer 19.0.0 scheduler's poll: a GET with its search document as the body."""
     search = {"match_not": [{"status": "completed"}], "match": [{"client_id": client_id}]}
     answer = api.client.simulate_get(
@@ -45,7 +46,7 @@ def poll(api: V2, client_id: str) -> list[dict]:
     return answer.json["jobs"]
 
 
-def shown(api: V2, client_id: str) -> dict:
+def shown(api: V2, client_id: str) -> dict[str, Any]:
     answer = api.get(f"clients/{client_id}", params={"liveness": "true"})
     assert answer.status_code == 200, answer.text
     return answer.json

@@ -370,10 +370,14 @@ def test_the_real_scheduler_is_alive_while_it_runs_and_its_job_goes_stale_when_k
             [
                 str(BIN / "freezer-scheduler"),
                 "--scheduler-no-daemon",
-                "--scheduler-interval", "2",
-                "--scheduler-jobs-dir", str(jobs_dir),
-                "--scheduler-client-id", client_id,
-                "--log-file", str(tmp_path / "scheduler.log"),
+                "--scheduler-interval",
+                "2",
+                "--scheduler-jobs-dir",
+                str(jobs_dir),
+                "--scheduler-client-id",
+                client_id,
+                "--log-file",
+                str(tmp_path / "scheduler.log"),
                 "start",
             ],  # fmt: skip
             env=env,
@@ -382,6 +386,7 @@ def test_the_real_scheduler_is_alive_while_it_runs_and_its_job_goes_stale_when_k
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
         def get(path: str) -> Any:
             # NOTE: a token each time: they live 20 s here
             answer = call(base, "GET", f"/v2/{alpha}/{path}", keystone.token("alpha_member"))
@@ -395,8 +400,8 @@ def test_the_real_scheduler_is_alive_while_it_runs_and_its_job_goes_stale_when_k
                 if found:
                     return found
                 assert scheduler.poll() is None or what.startswith("dead"), (
-                    (tmp_path / "scheduler.log").read_text()[-3000:]
-                )
+                    tmp_path / "scheduler.log"
+                ).read_text()[-3000:]
                 time.sleep(0.5)
             log = tmp_path / "scheduler.log"
             raise AssertionError(f"{what}: {log.read_text()[-3000:] if log.exists() else ''}")
@@ -412,9 +417,7 @@ def test_the_real_scheduler_is_alive_while_it_runs_and_its_job_goes_stale_when_k
             long_job = {
                 "client_id": client_id,
                 "description": "a long job",
-                "job_actions": [
-                    {"freezer_action": {"action": "exec", "command": "sleep 300"}}
-                ],
+                "job_actions": [{"freezer_action": {"action": "exec", "command": "sleep 300"}}],
             }
             member = keystone.token("alpha_member")
             created = call(base, "POST", f"/v2/{alpha}/jobs", member, json=long_job)
