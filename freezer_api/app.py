@@ -17,6 +17,7 @@ from freezer_api.api.resources import ApiVersion, Limits, Parts
 from freezer_api.config import Settings, build_conf, ignored_options
 from freezer_api.keystone import Trusts
 from freezer_api.policy import Policy
+from freezer_api.service import stale
 from freezer_api.service.documents import Clock, Wiring
 from freezer_api.service.liveness import Liveness
 from freezer_api.storage import open_backend
@@ -51,9 +52,11 @@ def create_falcon_app(
         if settings.auth_strategy == "keystone"
         else middleware.NoauthIdentityMiddleware(settings.noauth)
     )
-    app: falcon.App[Any, Any] = falcon.App(
-        middleware=[middleware.RequireJSON(), middleware.RefuseNul(), identity]
-    )
+    liveness = Liveness(settings.alive_seconds, settings.lease_seconds, clock)
+    hooks: list[Any] = [middleware.RequireJSON(), middleware.RefuseNul(), identity]
+    if settings.fail_stale:
+        hooks.append(stale.StaleJobSweeper(storage, liveness))
+    app: falcon.App[Any, Any] = falcon.App(middleware=hooks)
     app.resp_options.media_handlers[falcon.MEDIA_JSON] = falcon.media.JSONHandler(
         dumps=jsonfast.dumps_bytes, loads=jsonfast.loads
     )
@@ -69,7 +72,6 @@ def create_falcon_app(
             conf.centralized_scheduler.auth_section,
             conf.centralized_scheduler.trusts_delegated_roles,
         )
-    liveness = Liveness(settings.alive_seconds, settings.lease_seconds, clock)
     wiring = Wiring(trusts, clock, settings.protect_chains, liveness)
     routes.add_routes(app, Parts(storage, limits, policy, wiring), versions)
     return app

@@ -422,3 +422,55 @@ def test_noauth_refuses_an_identity_header_given_twice(tmp_path, server):
             connection.close()
             assert answer.status == 400, body
             assert f"The {header} header holds a comma" in body["description"]
+
+
+@pytest.mark.parametrize("server", ["freezer-api", "uwsgi"])
+def test_fail_stale_ends_a_job_whose_scheduler_went_silent(tmp_path, server):
+    """``[jobs] fail_stale``: each worker process sweeps in a thread of its own (under
+    uwsgi too, whose workers are forked after the app is loaded)."""
+    port = free_port()
+    conf = tmp_path / "freezer-api.conf"
+    conf.write_text(
+        f"[DEFAULT]\nbind_port = {port}\nworkers = 2\n"
+        f"[database]\nconnection = sqlite:///{tmp_path / 'served.db'}\n"
+        "[clients]\nalive_seconds = 10\n[jobs]\nlease_seconds = 10\nfail_stale = true\n"
+    )
+    base = f"http://127.0.0.1:{port}"
+    argv = server_argv(server, port, str(conf), "freezer_api.wsgi", "--enable-threads")
+    headers = {**user("ann", "p1"), "X-Roles": "member"}
+    stop = signal.SIGINT if server == "uwsgi" else signal.SIGTERM
+    env = {"FREEZER_API_CONFIG": str(conf)}
+    if server == "uwsgi":
+        subprocess.run(
+            [str(BIN / "freezer-manage"), "--config-file", str(conf), "db", "sync"], check=True
+        )
+    with running(argv, f"{base}/", tmp_path / "log", env=env, stop_signal=stop):
+        registered = requests.post(
+            f"{base}/v2/p1/clients",
+            json={"client_id": "sched-1", "hostname": "h1"},
+            headers=headers,
+            timeout=10,
+        )
+        assert registered.status_code == 201, registered.text
+        job = {
+            "client_id": "sched-1",
+            "job_actions": [{"freezer_action": {"action": "backup", "mode": "fs"}}],
+        }
+        created = requests.post(f"{base}/v2/p1/jobs", json=job, headers=headers, timeout=10)
+        assert created.status_code == 201, created.text
+        job_id = created.json()["job_id"]
+        running_now = {"job_schedule": {"status": "running"}}
+        patched = requests.patch(
+            f"{base}/v2/p1/jobs/{job_id}", json=running_now, headers=headers, timeout=10
+        )
+        assert patched.status_code == 200, patched.text
+        deadline = time.monotonic() + 60
+        schedule: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            answer = requests.get(f"{base}/v2/p1/jobs/{job_id}", headers=headers, timeout=10)
+            schedule = answer.json()["job_schedule"]
+            if schedule["status"] != "running":
+                break
+            time.sleep(1)
+        assert (schedule["status"], schedule["result"]) == ("completed", "fail"), schedule
+    assert "ended as failed: its client sched-1" in (tmp_path / "log").read_text()

@@ -237,7 +237,7 @@ class SessionActions:
             if action == "start":
                 document, outcome["result"] = _start(session.doc, job_id, tag, now)
             else:
-                document, outcome["result"] = _end(session.doc, job_id, arguments, now)
+                document, outcome["result"] = end_job(session.doc, job_id, arguments, now)
             outcome["session_tag"] = document["session_tag"]
             return Change(doc=document, fields=session_fields(document))
 
@@ -289,7 +289,7 @@ def _start(session: Document, job_id: str, tag: int, now: int) -> tuple[Document
     return session, "out-of-sync"
 
 
-def _end(session: Document, job_id: str, arguments: Document, now: int) -> tuple[Document, str]:
+def end_job(session: Document, job_id: str, arguments: Document, now: int) -> tuple[Document, str]:
     """A scheduler ends its job of the session at ``now``; the last one ends the session."""
     result = arguments.get("result")
     if not isinstance(result, str):

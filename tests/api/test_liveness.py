@@ -158,3 +158,37 @@ def test_bad_liveness_parameters_are_refused(live, path, query, message):
     answer = live.get(path, query_string=query)
     assert answer.status_code == 400, answer.text
     assert message in answer.json["description"]
+
+
+def test_fail_stale_ends_a_stale_job_and_its_session_entry_once(live, clock, storage, settings):
+    from freezer_api.service.liveness import Liveness
+    from freezer_api.service.stale import end_stale_jobs
+
+    liveness = Liveness(300, 900, clock)
+    client_id = live.register("sched-1")
+    back = live.register("sched-2")
+    job_id = live.created("jobs", make_job(client_id))
+    returning = live.created("jobs", make_job(back))
+    session_id = live.created("sessions", {"schedule": {"schedule_interval": "continuous"}})
+    assert live.put(f"sessions/{session_id}/jobs/{job_id}").status_code == 204
+    for job, client in ((job_id, client_id), (returning, back)):
+        update = {"client_id": client, "job_schedule": {"status": "running"}}
+        assert live.patch(f"jobs/{job}", update).status_code == 200
+    assert end_stale_jobs(storage, liveness) == []
+    clock.now += 1000
+    poll(live, back)  # sched-2 is back in time
+    cursor = live.get("events", params={"limit": 1000}).json["next"]
+    assert end_stale_jobs(storage, liveness) == [job_id]
+    schedule = live.get(f"jobs/{job_id}").json["job_schedule"]
+    assert (schedule["status"], schedule["result"]) == ("completed", "fail")
+    assert schedule["time_ended"] == START + 1000
+    entry = live.get(f"sessions/{session_id}").json["jobs"][job_id]
+    assert (entry["status"], entry["result"]) == ("completed", "fail")
+    assert live.get(f"jobs/{returning}").json["job_schedule"]["status"] == "running"
+    changes = live.get("events", params={"since": cursor}).json["events"]
+    assert [(event["kind"], event["id"], event["user_id"]) for event in changes] == [
+        ("jobs", job_id, None),
+        ("sessions", session_id, None),
+    ]
+    assert end_stale_jobs(storage, liveness) == []  # once
+    assert live.get("events", params={"since": cursor}).json["events"] == changes
