@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -452,7 +453,7 @@ def test_fail_stale_ends_a_job_whose_scheduler_went_silent(tmp_path, server):
             timeout=10,
         )
         assert registered.status_code == 201, registered.text
-        job = {
+        job: dict[str, Any] = {
             "client_id": "sched-1",
             "job_actions": [{"freezer_action": {"action": "backup", "mode": "fs"}}],
         }
