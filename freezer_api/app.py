@@ -10,14 +10,14 @@ from typing import Any
 
 import falcon
 
-from freezer_api import jsonfast
+from freezer_api import jsonfast, metrics
 from freezer_api.api import errors as api_errors
 from freezer_api.api import middleware, pipeline, routes
 from freezer_api.api.resources import ApiVersion, Limits, Parts
 from freezer_api.config import Settings, build_conf, ignored_options
 from freezer_api.keystone import Trusts
 from freezer_api.policy import Policy
-from freezer_api.service import stale
+from freezer_api.service import gauges, stale
 from freezer_api.service.documents import Clock, Wiring
 from freezer_api.service.liveness import Liveness
 from freezer_api.storage import open_backend
@@ -53,7 +53,12 @@ def create_falcon_app(
         else middleware.NoauthIdentityMiddleware(settings.noauth)
     )
     liveness = Liveness(settings.alive_seconds, settings.lease_seconds, clock)
-    hooks: list[Any] = [middleware.RequireJSON(), middleware.RefuseNul(), identity]
+    hooks: list[Any] = [
+        metrics.RequestMetrics(),
+        middleware.RequireJSON(),
+        middleware.RefuseNul(),
+        identity,
+    ]
     if settings.fail_stale:
         hooks.append(stale.StaleJobSweeper(storage, liveness))
     app: falcon.App[Any, Any] = falcon.App(middleware=hooks)
@@ -95,9 +100,20 @@ def create_app(
     policy = Policy(conf, routes.policy_rules(versions))
     policy.load()
     falcon_app = create_falcon_app(settings, storage, policy, clock=clock, versions=versions)
+    liveness = Liveness(settings.alive_seconds, settings.lease_seconds, clock)
+    catalogue = metrics.Catalogue(
+        gauges.CatalogueGauges(storage, liveness, clock, conf.metrics.max_sets).read,
+        conf.metrics.catalogue_seconds,
+    )
+    server_metrics = metrics.server_metrics()
     wrapped = pipeline.WholeBody(
         pipeline.load(
-            settings.paste_config, settings.auth_strategy, conf, falcon_app, storage.ping
+            settings.paste_config,
+            settings.auth_strategy,
+            conf,
+            falcon_app,
+            storage.ping,
+            lambda: server_metrics.exposition(catalogue),
         ),
         settings.max_body_size,
     )

@@ -185,6 +185,35 @@ jobs_opts = [
     ),
 ]
 
+metrics_opts = [
+    cfg.BoolOpt("enabled", default=True, help="Serve Prometheus metrics at /metrics."),
+    cfg.BoolOpt(
+        "allow_remote",
+        default=False,
+        help="Serve /metrics to any caller. Off: only to callers on a loopback address (not "
+        "through a proxy that adds X-Forwarded-For or Forwarded) or with the bearer token.",
+    ),
+    cfg.StrOpt(
+        "token",
+        secret=True,
+        help="A bearer token (Authorization: Bearer TOKEN) that lets a remote Prometheus "
+        "scrape /metrics.",
+    ),
+    cfg.IntOpt(
+        "catalogue_seconds",
+        default=60,
+        min=0,
+        help="Seconds the catalogue's gauges (backup sets, objectives, clients, jobs) are "
+        "kept between two readings from the database.",
+    ),
+    cfg.IntOpt(
+        "max_sets",
+        default=10000,
+        min=0,
+        help="Most backup sets (of all projects) the catalogue's gauges describe.",
+    ),
+]
+
 paste_opts = [
     cfg.StrOpt(
         "config_file",
@@ -235,7 +264,7 @@ noauth_opts = [
 
 
 #: the first groups of ``registered_opts()`` are this server's own
-OWN_GROUPS = 8
+OWN_GROUPS = 9
 
 
 def registered_opts() -> list[tuple[str, Sequence[Any]]]:
@@ -246,6 +275,7 @@ def registered_opts() -> list[tuple[str, Sequence[Any]]]:
         ("api", api_opts),
         ("clients", clients_opts),
         ("jobs", jobs_opts),
+        ("metrics", metrics_opts),
         ("noauth", noauth_opts),
         ("paste_deploy", paste_opts),
         ("centralized_scheduler", centralized_scheduler_opts),

@@ -475,3 +475,43 @@ def test_fail_stale_ends_a_job_whose_scheduler_went_silent(tmp_path, server):
             time.sleep(1)
         assert (schedule["status"], schedule["result"]) == ("completed", "fail"), schedule
     assert "ended as failed: its client sched-1" in (tmp_path / "log").read_text()
+
+
+@pytest.mark.parametrize("server", ["freezer-api", "uwsgi"])
+def test_metrics_add_up_every_worker_process(tmp_path, server):
+    """/metrics counts the requests of every worker, whichever answers the scrape:
+    ``freezer-api`` keeps its workers' metrics in a directory of its own; under uwsgi the
+    operator names one in ``PROMETHEUS_MULTIPROC_DIR``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    port = free_port()
+    conf = write_config(tmp_path, port)
+    base = f"http://127.0.0.1:{port}"
+    argv = server_argv(server, port, conf, "freezer_api.wsgi")
+    env = {"FREEZER_API_CONFIG": conf}
+    if server == "uwsgi":
+        (tmp_path / "metrics").mkdir()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
+        subprocess.run(
+            [str(BIN / "freezer-manage"), "--config-file", conf, "db", "sync"], check=True
+        )
+    stop = signal.SIGINT if server == "uwsgi" else signal.SIGTERM
+    headers = user("ann")
+    with running(argv, f"{base}/", tmp_path / "log", env=env, stop_signal=stop):
+        for _ in range(40):
+            # NOTE: a new connection each time, so that both workers answer some
+            answer = requests.get(f"{base}/v1/backups", headers=headers, timeout=10)
+            assert answer.status_code == 200
+        for _ in range(5):
+            scraped = requests.get(f"{base}/metrics", timeout=10)
+            assert scraped.status_code == 200
+            counted = 0.0
+            for family in text_string_to_metric_families(scraped.text):
+                for sample in family.samples:
+                    if sample.name == "freezer_api_requests_total" and sample.labels == {
+                        "route": "/v1/backups",
+                        "method": "GET",
+                        "status": "200",
+                    }:
+                        counted += sample.value
+            assert counted == 40, scraped.text

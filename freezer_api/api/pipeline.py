@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import hmac
 import io
 import json
 import os
@@ -20,6 +21,7 @@ from oslo_middleware import healthcheck, request_id, sizelimit
 from oslo_utils import importutils
 from paste import deploy
 
+from freezer_api import metrics
 from freezer_api.api import errors as api_errors
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -34,6 +36,8 @@ class Parts:
     falcon_app: WSGIApp
     #: asks the database a trivial question (the ``database`` healthcheck backend)
     ping: Callable[[], None]
+    #: the Prometheus text of ``/metrics``
+    metrics: Callable[[], bytes] = lambda: b""
 
 
 _parts: contextvars.ContextVar[Parts] = contextvars.ContextVar("freezer_api_pipeline")
@@ -45,10 +49,11 @@ def load(
     conf: cfg.ConfigOpts,
     falcon_app: WSGIApp,
     ping: Callable[[], None],
+    metrics: Callable[[], bytes] = lambda: b"",
 ) -> WSGIApp:
     """Load the pipeline ``name`` (the auth strategy) from the paste file."""
     path = Path(paste_file) if paste_file else DEFAULT_PASTE_FILE
-    token = _parts.set(Parts(conf, falcon_app, ping))
+    token = _parts.set(Parts(conf, falcon_app, ping, metrics))
     try:
         application: WSGIApp = deploy.loadapp(f"config:{path.resolve()}", name=name)
     finally:
@@ -81,6 +86,11 @@ def freezer_api_factory(global_conf: dict[str, Any], **local_conf: Any) -> WSGIA
 def healthcheck_factory(global_conf: dict[str, Any], **local_conf: Any) -> WSGIApp:
     app: WSGIApp = healthcheck.Healthcheck(None, _parts.get().conf)
     return app
+
+
+def metrics_factory(global_conf: dict[str, Any], **local_conf: Any) -> WSGIApp:
+    parts = _parts.get()
+    return MetricsApp(parts.conf, parts.metrics)
 
 
 #: middleware -> (group, option): left out of the path while that option is off or empty
@@ -355,3 +365,49 @@ class RejectionsAsErrors:
     ) -> list[bytes]:
         start_response(captured["status"], captured["headers"])
         return [raw]
+
+
+class MetricsApp:
+    """``GET /metrics``: the Prometheus text, to callers on loopback, with the token, or to
+    anyone when ``[metrics] allow_remote`` says so."""
+
+    def __init__(self, conf: cfg.ConfigOpts, exposition: Callable[[], bytes]) -> None:
+        self._enabled = conf.metrics.enabled
+        self._anyone = conf.metrics.allow_remote
+        self._token = conf.metrics.token
+        self._exposition = exposition
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        if not self._enabled:
+            return json_error(start_response, "404 Not Found", "Metrics are not served here.")
+        if environ.get("PATH_INFO", "") not in ("/metrics", "/metrics/"):
+            path = environ.get("PATH_INFO", "")
+            return json_error(start_response, "404 Not Found", f"There is no resource at {path}.")
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return json_error(
+                start_response, "405 Method Not Allowed", "Metrics are read with GET."
+            )
+        if not self._allowed(environ):
+            return json_error(
+                start_response,
+                "403 Forbidden",
+                "Metrics are served to callers on a loopback address or with the bearer token "
+                "of [metrics] token.",
+            )
+        body = self._exposition()
+        start_response(
+            "200 OK",
+            [("Content-Type", metrics.CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))],
+        )
+        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
+
+    def _allowed(self, environ: dict[str, Any]) -> bool:
+        if self._anyone:
+            return True
+        given = environ.get("HTTP_AUTHORIZATION", "")
+        if self._token and hmac.compare_digest(given.encode(), f"Bearer {self._token}".encode()):
+            return True
+        proxied = "HTTP_X_FORWARDED_FOR" in environ or "HTTP_FORWARDED" in environ
+        return not proxied and metrics.is_loopback(environ.get("REMOTE_ADDR"))

@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from granian import Granian
@@ -17,6 +21,7 @@ from freezer_api import logs
 from freezer_api.app import check_wiring, create_app, log_start, prepare_database
 from freezer_api.cli import is_loopback
 from freezer_api.config import Settings, build_conf, checked_settings
+from freezer_api.metrics import MULTIPROC_DIR
 
 LOG = logging.getLogger(__name__)
 #: the command line, for a worker that starts afresh (not forked): it reads the same files
@@ -67,7 +72,27 @@ def serve(settings: Settings, argv: Sequence[str]) -> None:
     )
     # NOTE: said once the port is bound, not before
     server.on_startup(lambda: log_serving(settings))
-    server.serve()
+    with metrics_directory():
+        server.serve()
+
+
+@contextlib.contextmanager
+def metrics_directory() -> Iterator[None]:
+    """A directory where the workers keep their metrics, for ``/metrics`` to add them up:
+    ``$PROMETHEUS_MULTIPROC_DIR`` emptied of a previous run's, or a new one removed after."""
+    given = os.environ.get(MULTIPROC_DIR)
+    if given:
+        for stale_file in Path(given).glob("*.db"):
+            stale_file.unlink()
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="freezer-api-metrics-")
+    os.environ[MULTIPROC_DIR] = directory
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROC_DIR]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def worker_app() -> Any:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from freezer_api import metrics
 from freezer_api.context import Identity
 from freezer_api.errors import InvalidDocument, NotFound
 from freezer_api.service.liveness import Liveness
@@ -198,6 +199,7 @@ def retrying(operation: Callable[[], T]) -> T:
                     ATTEMPTS,
                     next(Conflicts.surfaced),
                 )
+                metrics.server_metrics().gave_up.inc()
                 raise
             wait = min(MOST_WAIT, FIRST_WAIT * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
             LOG.info(
@@ -208,6 +210,7 @@ def retrying(operation: Callable[[], T]) -> T:
                 ATTEMPTS,
                 next(Conflicts.retried),
             )
+            metrics.server_metrics().retries.inc()
             time.sleep(wait)
     raise AssertionError("unreachable")
 

@@ -303,6 +303,16 @@ class Contacts(Protocol):
         clients never seen are not among them."""
 
 
+class Tallies(Protocol):
+    """Counts over the whole catalogue, for metrics."""
+
+    def jobs_by_status(self) -> list[tuple[str, str | None, int]]:
+        """(project, job status, how many jobs), every project."""
+
+    def clients_seen(self, limit: int) -> list[tuple[str, str, int | None]]:
+        """(project, client id, last contact) of up to ``limit`` clients, every project."""
+
+
 class Storage(Protocol):
     """One repository per kind, an attribute named for the kind's plural (``storage.jobs``)."""
 
@@ -312,6 +322,8 @@ class Storage(Protocol):
     events: Events
     #: the clients' last contact
     contacts: Contacts
+    #: counts for metrics
+    tallies: Tallies
 
     def __getattr__(self, plural: str) -> Repository:
         """The repository of the kind ``plural``; AttributeError when the storage keeps none."""

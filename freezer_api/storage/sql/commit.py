@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from freezer_api import metrics
 from freezer_api.storage.base import StorageUnavailable
 from freezer_api.storage.sql import engine as engines
 from freezer_api.storage.sql import prepared
@@ -188,6 +189,7 @@ class GroupCommit(Transactions):
         try:
             if usable and batch.members:
                 batch.transaction.commit()
+                metrics.server_metrics().group_commit.observe(batch.members)
             else:
                 batch.transaction.rollback()
                 if batch.members:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Engine, Table, or_, select, true, update
+from sqlalchemy import ColumnElement, Engine, Table, func, or_, select, true, update
 
 from freezer_api.storage.base import Scope
 from freezer_api.storage.sql import commit
@@ -77,3 +77,31 @@ class SqlContacts:
         )
         with translated_errors("client"), reading(self._engine, None) as connection:
             return list(connection.execute(statement).scalars())
+
+
+JOBS: Table = TABLES["jobs"]
+
+
+class SqlTallies:
+    """``storage.base.Tallies``: counts over the clients and jobs tables, for metrics."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def jobs_by_status(self) -> list[tuple[str, str | None, int]]:
+        statement = (
+            select(JOBS.c.project_id, JOBS.c.status, func.count())
+            .group_by(JOBS.c.project_id, JOBS.c.status)
+            .order_by(JOBS.c.project_id, JOBS.c.status)
+        )
+        with translated_errors("job"), reading(self._engine, None) as connection:
+            return [(row[0], row[1], int(row[2])) for row in connection.execute(statement)]
+
+    def clients_seen(self, limit: int) -> list[tuple[str, str, int | None]]:
+        statement = (
+            select(COLUMNS.project_id, COLUMNS.doc_id, COLUMNS.last_seen)
+            .order_by(COLUMNS.pk)
+            .limit(limit)
+        )
+        with translated_errors("client"), reading(self._engine, None) as connection:
+            return [(row[0], row[1], row[2]) for row in connection.execute(statement)]

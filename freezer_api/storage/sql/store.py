@@ -29,7 +29,7 @@ from sqlalchemy import (
     update,
 )
 
-from freezer_api import jsonfast
+from freezer_api import jsonfast, metrics
 from freezer_api.storage.base import (
     AnyOf,
     BackupSets,
@@ -44,6 +44,7 @@ from freezer_api.storage.base import (
     Scope,
     StorageBusy,
     StorageUnavailable,
+    Tallies,
     Use,
     VersionMismatch,
 )
@@ -634,6 +635,7 @@ class SqlStorage:
         #: the open transaction's connection, in a copy made by ``_within``
         self._connection: Connection | None = None
         self._transactions = commit.for_engine(engine)
+        metrics.watch_pool(engine)
         self._readers = prepared.Readers(engine)
         self._repositories = {
             plural: SqlRepository(engine, table, noun_of(table), self._transactions, self._readers)
@@ -647,9 +649,10 @@ class SqlStorage:
 
         self.events: Events = SqlEvents(engine, self._transactions)
         if "clients" in tables:
-            from freezer_api.storage.sql.contacts import SqlContacts  # NOTE: it imports this
+            from freezer_api.storage.sql.contacts import SqlContacts, SqlTallies  # NOTE: idem
 
             self.contacts: Contacts = SqlContacts(engine, self._transactions)
+            self.tallies: Tallies = SqlTallies(engine)
         self._bind()
 
     def _bind(self) -> None:
