@@ -225,3 +225,29 @@ def type_change(current: Record) -> Any:
     from freezer_api.storage.base import Change
 
     return Change(doc={**current.doc, "changed": True}, fields={})
+
+
+def test_imported_records_are_created_in_the_feed(api, storage):
+    from freezer_api.storage.sql import transfer
+
+    def exported(doc_id: str, version: int) -> dict[str, Any]:
+        return {
+            "kind": "clients",
+            "doc_id": doc_id,
+            "project_id": "project-a",
+            "user_id": "u9",
+            "version": version,
+            "doc": {"client": {"client_id": doc_id, "hostname": "h"}},
+            "fields": {"hostname": "h", "is_central": False},
+        }
+
+    api.register("before")
+    transfer.import_records(storage.engine, [exported("c1", 1), exported("c2", 3)])
+    page = events(api)
+    assert summary(page)[1:] == [("clients", "c1", "create", 1), ("clients", "c2", "create", 3)]
+    assert [event["user_id"] for event in page["events"][1:]] == [None, None]
+    # a dry run, or an import that fails, leaves none
+    transfer.import_records(storage.engine, [exported("c3", 1)], dry_run=True)
+    with pytest.raises(Exception, match="already exists"):
+        transfer.import_records(storage.engine, [exported("c4", 1), exported("c1", 1)])
+    assert events(api, since=page["next"])["events"] == []

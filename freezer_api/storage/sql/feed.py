@@ -60,14 +60,16 @@ def feeding(transactions: commit.Transactions) -> Iterator[Connection]:
             yield connection
             notes = connection.info[NOTES]
             if notes:
-                _write(connection, notes)
+                write(connection, notes, acting_user())
         finally:
             connection.info.pop(NOTES, None)
 
 
-def _write(connection: Connection, notes: list[Note]) -> None:
+def write(connection: Connection, notes: list[Note], user_id: str | None) -> None:
+    """Write the events of ``notes``, by ``user_id`` (None: the server), numbered after
+    every event committed before: the last statements of their transaction, whose commit
+    must follow."""
     now = int(time.time())
-    user_id = acting_user()
     rows = [
         {
             "kind": item.kind,

@@ -20,6 +20,7 @@ from freezer_api import jsonfast
 from freezer_api.errors import Conflict, FreezerError
 from freezer_api.storage.base import name_key, set_key
 from freezer_api.storage.sql import engine as engines
+from freezer_api.storage.sql import feed
 from freezer_api.storage.sql.models import TABLES, field_names
 from freezer_api.storage.sql.store import translated_errors
 
@@ -144,6 +145,8 @@ class _Import:
         self._batch_size = None if dry_run else batch_size
         self._pending: dict[str, list[dict[str, Any]]] = {kind: [] for kind in TABLES}
         self._in_batch = 0
+        #: the events of the records inserted in the open transaction, written before it ends
+        self._notes: list[feed.Note] = []
         self._transaction = connection.begin()
 
     def add(self, record: dict[str, Any]) -> None:
@@ -166,6 +169,7 @@ class _Import:
         if self._dry_run:
             for kind in TABLES:
                 self._flush(kind)
+            self._write_events()
             self._transaction.rollback()
         else:
             self._commit()
@@ -177,6 +181,7 @@ class _Import:
     def _commit(self) -> None:
         for kind in TABLES:
             self._flush(kind)
+        self._write_events()
         self._transaction.commit()
         self.committed = self.counts.copy()
 
@@ -191,7 +196,18 @@ class _Import:
             rows = new
         if rows:
             _insert(self._connection, kind, rows)
+            self._notes += [
+                feed.Note(kind, row["doc_id"], row["project_id"], "create", row["version"])
+                for row in rows
+            ]
         self.counts[kind] += len(rows)
+
+    def _write_events(self) -> None:
+        """The change feed's events of the transaction's records, last: on PostgreSQL and
+        MariaDB the event counter is then locked only while the transaction ends."""
+        for start in range(0, len(self._notes), BATCH):
+            feed.write(self._connection, self._notes[start : start + BATCH], None)
+        self._notes = []
 
 
 def _explained(engine: Engine, error: BaseException, committed: Counter[str]) -> Exception | None:
