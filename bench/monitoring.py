@@ -5,10 +5,11 @@
 
 For each count, a new SQLite catalogue (``freezer-manage db import`` of generated JSON
 lines, which also writes a create event per record) holds that many backups in 1,000
-backup sets (1,000 hosts, levels 0-3 repeating in each, the newest a level 3) of one project, and 10 freshness
-objectives. One ``freezer-api`` serves it; each request is timed ``--repeat`` times over
-loopback (the median, and the slowest): the compliance of all 1,000 sets (one page), the
-first page of 100 events, and a page of 100 events from the middle of the feed.
+backup sets (1,000 hosts, levels 0-3 repeating in each, the newest a level 3) of one
+project, and 10 freshness objectives. One ``freezer-api`` serves it; each request is timed
+``--repeat`` times over loopback (the median, and the slowest): the compliance of all 1,000
+sets (one page), the first page of 100 events, and a page of 100 events from the middle of
+the feed.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +28,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.restore_points import HEADERS, START, record, timed  # noqa: E402
+from restore_points import HEADERS, START, by_size, record, timed  # noqa: E402
+
 from tests.processes import BIN, free_port, running  # noqa: E402
 
 SETS = 1000
@@ -105,24 +105,11 @@ def main() -> None:
     parser.add_argument("--counts", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args()
-    results = {}
-    for count in args.counts:
-        with tempfile.TemporaryDirectory() as name:
-            folder = Path(name)
-            started = time.monotonic()
-            conf = catalogue(folder, count)
-            print(f"{count:,} backups imported in {time.monotonic() - started:.0f} s", flush=True)
-            results[count] = measure(conf, folder, count, args.repeat)
-    counts = list(results)
-    header = " | ".join(f"{count:,}: median (max) ms" for count in counts)
-    print(f"| request | {header} | ratio |")
-    print("|---|" + "---:|" * (len(counts) + 1))
-    for name in results[counts[0]]:
-        cells = " | ".join(
-            f"{results[count][name][0]:.1f} ({results[count][name][1]:.1f})" for count in counts
-        )
-        ratio = results[counts[-1]][name][0] / results[counts[0]][name][0]
-        print(f"| {name} | {cells} | {ratio:.2f} |")
+    by_size(
+        args.counts,
+        catalogue,
+        lambda conf, folder, count: measure(conf, folder, count, args.repeat),
+    )
 
 
 if __name__ == "__main__":

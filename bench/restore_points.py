@@ -134,20 +134,21 @@ def measure(conf: Path, folder: Path, repeat: int) -> dict[str, tuple[float, flo
         }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--counts", type=int, nargs="+", default=[10_000, 1_000_000])
-    parser.add_argument("--repeat", type=int, default=30)
-    args = parser.parse_args()
+def by_size(
+    counts: list[int],
+    build: Callable[[Path, int], Path],
+    measure: Callable[[Path, Path, int], dict[str, tuple[float, float]]],
+) -> None:
+    """For each count, ``build`` a catalogue in a new folder and ``measure`` its server
+    (conf, folder, count); print the medians side by side, with the largest's ratio."""
     results = {}
-    for count in args.counts:
+    for count in counts:
         with tempfile.TemporaryDirectory() as name:
             folder = Path(name)
             started = time.monotonic()
-            conf = catalogue(folder, count)
+            conf = build(folder, count)
             print(f"{count:,} backups imported in {time.monotonic() - started:.0f} s", flush=True)
-            results[count] = measure(conf, folder, args.repeat)
-    counts = list(results)
+            results[count] = measure(conf, folder, count)
     header = " | ".join(f"{count:,}: median (max) ms" for count in counts)
     print(f"| request | {header} | ratio |")
     print("|---|" + "---:|" * (len(counts) + 1))
@@ -157,6 +158,14 @@ def main() -> None:
         )
         ratio = results[counts[-1]][name][0] / results[counts[0]][name][0]
         print(f"| {name} | {cells} | {ratio:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--counts", type=int, nargs="+", default=[10_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args()
+    by_size(args.counts, catalogue, lambda conf, folder, _count: measure(conf, folder, args.repeat))
 
 
 if __name__ == "__main__":
