@@ -251,3 +251,22 @@ def test_imported_records_are_created_in_the_feed(api, storage):
     with pytest.raises(Exception, match="already exists"):
         transfer.import_records(storage.engine, [exported("c4", 1), exported("c1", 1)])
     assert events(api, since=page["next"])["events"] == []
+
+
+def test_the_feed_survives_a_restart_and_goes_on_numbering(settings, storage):
+    from freezer_api.app import storage_options
+    from freezer_api.storage import open_storage
+
+    first = Record("b1", "p1", "u1", {"n": 1})
+    storage.backups.insert(first)
+    before = storage.events.page(project_id="p1", since=None, limit=10)
+    storage.close()
+    reopened = open_storage(settings.database_url, storage_options(settings))
+    try:
+        assert reopened.events.page(project_id="p1", since=None, limit=10) == before
+        reopened.backups.insert(Record("b2", "p1", "u1", {"n": 2}))
+        after = reopened.events.page(project_id="p1", since=before[-1].seq, limit=10)
+        assert [(event.doc_id, event.operation) for event in after] == [("b2", "create")]
+        assert after[0].seq > before[-1].seq
+    finally:
+        reopened.close()

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from freezer_api.storage.sql import migrate
-from tests.conftest import make_v1_backup
+from tests.conftest import make_backup, make_v1_backup
 from tests.galera.conftest import Api, api_conf
 from tests.processes import BIN, free_port, running
 
@@ -153,6 +153,66 @@ def test_certification_conflicts_on_a_hot_row_never_reach_a_client(apis):
     retried = re.findall(r"certification conflict: running the transaction again", logs)
     assert "gave up" not in logs
     print(f"certification conflicts retried inside the server: {len(retried)}")
+
+
+def test_a_follower_of_the_feed_through_another_node_misses_no_event(apis):
+    """4 writers through nodes 0 and 1 create and update backups while a follower reads
+    the change feed through node 2 with its cursor: it sees every acknowledged write's
+    events, once each, in cursor order."""
+    written: list[str] = []
+    done = threading.Event()
+    seen: list[dict[str, Any]] = []
+
+    def writer(number: int) -> None:
+        session = requests.Session()
+        api = apis[number % 2]
+        for index in range(40):
+            document = make_backup(hostname=f"feed{number}", time_stamp=1_000 + index)
+            created = session.post(
+                f"{api.base}/v2/p1/backups", json=document, headers=HEADERS, timeout=60
+            )
+            assert created.status_code == 201, created.text
+            backup_id = created.json()["backup_id"]
+            patched = session.patch(
+                f"{api.base}/v2/p1/backups/{backup_id}",
+                json={"status": "available"},
+                headers=HEADERS,
+                timeout=60,
+            )
+            assert patched.status_code == 200, patched.text
+            written.append(backup_id)
+
+    def follower() -> None:
+        session = requests.Session()
+        cursor = None
+        while True:
+            finished = done.is_set()
+            params = {"limit": "100", **({"since": cursor} if cursor else {})}
+            page = session.get(
+                f"{apis[2].base}/v2/p1/events", params=params, headers=HEADERS, timeout=60
+            )
+            assert page.status_code == 200, page.text
+            seen.extend(page.json()["events"])
+            cursor = page.json()["next"]
+            if finished and not page.json()["events"]:
+                return
+
+    start = requests.get(f"{apis[2].base}/v2/p1/events?limit=1000", headers=HEADERS, timeout=60)
+    before = {event["cursor"] for event in start.json()["events"]}
+    with ThreadPoolExecutor(5) as pool:
+        following = pool.submit(follower)
+        for future in [pool.submit(writer, number) for number in range(4)]:
+            future.result()
+        done.set()
+        following.result()
+    mine = [event for event in seen if event["id"] in set(written)]
+    cursors = [int(event["cursor"]) for event in seen]
+    assert cursors == sorted(set(cursors))
+    assert {(event["id"], event["operation"]) for event in mine} == {
+        (backup_id, operation) for backup_id in written for operation in ("create", "update")
+    }
+    assert len(mine) == 2 * len(written) == 320
+    assert not before & {event["cursor"] for event in mine}
 
 
 def assert_quiet(api: Api, since: int) -> str:
