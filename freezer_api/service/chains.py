@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from freezer_api.errors import InvalidDocument, NotFound
-from freezer_api.storage.base import BackupSet, BackupSets, SetBackup, set_key
+from freezer_api.storage.base import BackupSets, SetBackup, SetNames, set_key
 
 #: the v2 statuses (``available``, ``creating``, ``error``, ``deleting``, ``deleted``) of
 #: backups that cannot be restored from, and what the answer calls them
@@ -178,11 +178,11 @@ class Chains:
         found.sort(key=lambda each: (each.time_stamp, each.order))
         return found[:MAX_DEPENDENTS]
 
-    def last_restorable(self, found: BackupSet) -> SetBackup | None:
+    def last_restorable(self, found: SetNames) -> SetBackup | None:
         chain = self.last_restorable_chain(found)
         return None if chain is None else chain.head
 
-    def last_restorable_chain(self, found: BackupSet) -> Chain | None:
+    def last_restorable_chain(self, found: SetNames) -> Chain | None:
         """The chain of the set's newest restore point; None when it has none."""
         if found.hostname is None or found.backup_name is None:
             return None

@@ -24,13 +24,13 @@ from freezer_api.service.documents import Call, Clock, Rules, require_object
 from freezer_api.service.schemas import OBJECTIVE, Validator
 from freezer_api.service.search import SearchFields
 from freezer_api.storage.base import (
-    BackupSet,
     BackupSets,
     Change,
     Page,
     Query,
     Record,
     Scope,
+    SetNames,
     Storage,
 )
 
@@ -93,7 +93,11 @@ class Objective:
     max_age: int
     max_level0_age: int | None
 
-    def selects(self, backup_set: BackupSet) -> bool:
+    def agrees(self, names: dict[str, str]) -> bool:
+        """The selector names no other value of what ``names`` names."""
+        return all(self.selector.get(key, value) == value for key, value in names.items())
+
+    def selects(self, backup_set: SetNames) -> bool:
         return all(getattr(backup_set, name) == value for name, value in self.selector.items())
 
     @staticmethod
@@ -137,22 +141,27 @@ class Compliance:
         """One page of sets, with their state; the objectives that select no set come on
         the first page. Returns the entries and the marker of the next page."""
         objectives = self.objectives(project_id)
-        found = chains.Chains(self._sets, project_id)
         now = int(self._clock())
-        page = self._sets.sets(project_id=project_id, names=names, after=after, limit=limit)
-        entries = [self._entry(found, backup_set, objectives, now) for backup_set in page]
-        if after is None:
-            for objective in objectives:
-                wanted = {**objective.selector, **names}
-                if any(objective.selector.get(key, value) != value for key, value in names.items()):
-                    continue
-                if not self._sets.sets(project_id=project_id, names=wanted, after=None, limit=1):
-                    entries.append(self._unmatched(objective))
+        with self._sets.pinned() as sets:
+            found = chains.Chains(sets, project_id)
+            page: list[SetNames] = (
+                list(sets.sets(project_id=project_id, names=names, after=after, limit=limit))
+                if names
+                else sets.names(project_id=project_id, after=after, limit=limit)
+            )
+            entries = [self._entry(found, backup_set, objectives, now) for backup_set in page]
+            if after is None:
+                for objective in objectives:
+                    wanted = {**objective.selector, **names}
+                    if objective.agrees(names) and not sets.selects_any(
+                        project_id=project_id, names=wanted
+                    ):
+                        entries.append(self._unmatched(objective))
         marker = page[-1].key if len(page) == limit else None
         return entries, marker
 
     def _entry(
-        self, found: chains.Chains, backup_set: BackupSet, objectives: list[Objective], now: int
+        self, found: chains.Chains, backup_set: SetNames, objectives: list[Objective], now: int
     ) -> dict[str, Any]:
         chain = found.last_restorable_chain(backup_set)
         age = None if chain is None else now - chain.head.time_stamp

@@ -198,13 +198,19 @@ class SetBackup:
 
 
 @dataclasses.dataclass(frozen=True)
-class BackupSet:
-    """The overview of one backup set: a project's backups of one host, name and container."""
+class SetNames:
+    """A backup set's key and names: a project's backups of one host, name and container."""
 
     key: str
     hostname: str | None
     backup_name: str | None
     container: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class BackupSet(SetNames):
+    """The overview of one backup set."""
+
     count: int
     first_time_stamp: int | None
     last_time_stamp: int | None
@@ -213,6 +219,9 @@ class BackupSet:
 
 class BackupSets(Protocol):
     """Backup sets, read by index seeks on their key (``set_key``) with time and level."""
+
+    def pinned(self) -> contextlib.AbstractContextManager[BackupSets]:
+        """These sets, every read on one connection (for many reads in a row)."""
 
     def sets(
         self,
@@ -224,6 +233,14 @@ class BackupSets(Protocol):
     ) -> list[BackupSet]:
         """One page of the project's sets, by key, after the key ``after``; ``names`` filters
         on ``hostname``, ``backup_name`` and ``container``."""
+
+    def names(self, *, project_id: str, after: str | None, limit: int) -> list[SetNames]:
+        """One page of the project's sets, by key, after the key ``after``: their names only,
+        one index seek each, however many backups they hold."""
+
+    def selects_any(self, *, project_id: str, names: Mapping[str, str]) -> bool:
+        """Whether any of the project's backups has these ``hostname``, ``backup_name`` and
+        ``container``."""
 
     def projects(self) -> list[str]:
         """Every project that has backups."""
