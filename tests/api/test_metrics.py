@@ -126,3 +126,24 @@ def test_remote_callers_need_the_token_or_the_operators_leave(settings, storage,
         create_app(configured(settings, tmp_path, "[metrics]\nenabled = false\n"), storage)
     )
     assert off.simulate_get("/metrics", remote_addr="127.0.0.1").status_code == 404
+
+
+def test_a_silent_schedulers_running_job_is_counted_stale(settings, storage):
+    @dataclasses.dataclass
+    class Clock:
+        now: float
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock(1_800_000_000.0)
+    api = V2(falcon.testing.TestClient(create_app(settings, storage, clock=clock)), "p1")
+    client_id = api.register("sched-1")
+    job_id = api.created("jobs", make_job(client_id))
+    api.patch(f"jobs/{job_id}", {"job_schedule": {"status": "running"}})
+    clock.now += settings.lease_seconds + 1
+    later = falcon.testing.TestClient(create_app(settings, storage, clock=clock))
+    samples = scrape(later)
+    assert value(samples, "freezer_jobs_stale", project_id="p1") == 1
+    assert value(samples, "freezer_client_last_seen_timestamp_seconds", project_id="p1",
+                 client_id=client_id) == 1_800_000_000  # fmt: skip
