@@ -407,11 +407,13 @@ def test_an_import_beyond_the_writeset_limit_says_so(galera, apis, tmp_path):
     assert manage(copy_url, tmp_path, "db", "sync").returncode == 0
     copied = requests.get(f"{apis[0].base}/v1/backups?limit=1", headers=HEADERS, timeout=60)
     assert copied.status_code == 200
-    node.sql("SET GLOBAL wsrep_max_ws_rows = 200")
+    # NOTE: a record is two rows, itself and its create event; a batch of 100, 201 rows
+    node.sql("SET GLOBAL wsrep_max_ws_rows = 250")
     try:
         refused = manage(copy_url, tmp_path, "db", "import", stdin=exported.stdout)
         assert refused.returncode == 1
-        assert "wsrep_max_ws_rows = 200" in refused.stderr, refused.stderr
+        assert "wsrep_max_ws_rows = 250" in refused.stderr, refused.stderr
+        assert "2N + 1 rows" in refused.stderr
         assert "--batch-size" in refused.stderr and "nothing was imported" in refused.stderr
         assert stored(node, "copy") == 0
 

@@ -256,8 +256,9 @@ def _writeset_advice(engine: Engine, committed: Counter[str]) -> str:
         limits = ", ".join(f"{name} = {value}" for name, value in sorted(rows))
     said = (
         f"the import is larger than the Galera cluster allows one transaction ({limits}): "
-        "import it with --batch-size N (N records a transaction, under that limit; "
-        "1000 keeps replication smooth), or raise the limit for the import"
+        "import it with --batch-size N (N records a transaction: 2N + 1 rows, each record "
+        "and its event, under that limit; 1000 keeps replication smooth), or raise the limit "
+        "for the import"
     )
     if committed:
         return f"{said}; {_left(committed)}"
