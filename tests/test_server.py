@@ -477,19 +477,26 @@ def test_fail_stale_ends_a_job_whose_scheduler_went_silent(tmp_path, server):
     assert "ended as failed: its client sched-1" in (tmp_path / "log").read_text()
 
 
-@pytest.mark.parametrize("server", ["freezer-api", "uwsgi"])
+@pytest.mark.parametrize("server", ["freezer-api", "uwsgi", "gunicorn"])
 def test_metrics_add_up_every_worker_process(tmp_path, server):
     """/metrics counts the requests of every worker, whichever answers the scrape:
-    ``freezer-api`` keeps its workers' metrics in a directory of its own; under uwsgi the
-    operator names one in ``PROMETHEUS_MULTIPROC_DIR``."""
+    ``freezer-api`` keeps its workers' metrics in a directory of its own; under uwsgi or
+    gunicorn the operator names one in ``PROMETHEUS_MULTIPROC_DIR``."""
     from prometheus_client.parser import text_string_to_metric_families
 
     port = free_port()
     conf = write_config(tmp_path, port)
     base = f"http://127.0.0.1:{port}"
     argv = server_argv(server, port, conf, "freezer_api.wsgi")
+    if server == "gunicorn":
+        argv = [
+            str(BIN / "gunicorn"),
+            "--workers", "2",
+            "--bind", f"127.0.0.1:{port}",
+            "freezer_api.wsgi:application",
+        ]  # fmt: skip
     env = {"FREEZER_API_CONFIG": conf}
-    if server == "uwsgi":
+    if server != "freezer-api":
         (tmp_path / "metrics").mkdir()
         env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
         subprocess.run(
