@@ -73,7 +73,7 @@ def test_the_catalogue_gauges_describe_sets_objectives_clients_and_jobs(settings
     settings = dataclasses.replace(settings, lease_seconds=900)
     client = falcon.testing.TestClient(create_app(settings, storage))
     api = V2(client, "p1")
-    api.created("backups", make_backup(hostname="db1", time_stamp=now - 7200))
+    api.created("backups", make_backup(hostname="db1", time_stamp=now - 5400))
     api.created("backups", make_backup(hostname="web1", time_stamp=now - 60))
     api.created("objectives", {"selector": {"hostname": "db1"}, "max_age_seconds": 3600})
     client_id = api.register("sched-1")
@@ -83,7 +83,7 @@ def test_the_catalogue_gauges_describe_sets_objectives_clients_and_jobs(settings
     db1 = dict(project_id="p1", hostname="db1", backup_name="etc", container="freezer_container")
     web1 = {**db1, "hostname": "web1"}
     restorable = "freezer_backup_set_last_restorable_timestamp_seconds"
-    assert value(samples, restorable, **db1) == now - 7200
+    assert value(samples, restorable, **db1) == now - 5400
     assert value(samples, restorable, **web1) == now - 60
     state = "freezer_backup_set_objective_state"
     assert value(samples, state, **db1, state="late") == 1
