@@ -45,6 +45,7 @@ def create_falcon_app(
     *,
     clock: Clock = time.time,
     versions: tuple[ApiVersion, ...] = routes.VERSIONS,
+    liveness: Liveness | None = None,
 ) -> falcon.App[Any, Any]:
     """Build the falcon application (without the WSGI middleware around it)."""
     identity: Any = (
@@ -52,7 +53,8 @@ def create_falcon_app(
         if settings.auth_strategy == "keystone"
         else middleware.NoauthIdentityMiddleware(settings.noauth)
     )
-    liveness = Liveness(settings.alive_seconds, settings.lease_seconds, clock)
+    if liveness is None:
+        liveness = Liveness(settings.alive_seconds, settings.lease_seconds, clock)
     hooks: list[Any] = [
         metrics.RequestMetrics(),
         middleware.RequireJSON(),
@@ -99,8 +101,10 @@ def create_app(
         storage = backend(settings).open()
     policy = Policy(conf, routes.policy_rules(versions))
     policy.load()
-    falcon_app = create_falcon_app(settings, storage, policy, clock=clock, versions=versions)
     liveness = Liveness(settings.alive_seconds, settings.lease_seconds, clock)
+    falcon_app = create_falcon_app(
+        settings, storage, policy, clock=clock, versions=versions, liveness=liveness
+    )
     catalogue = metrics.Catalogue(
         gauges.CatalogueGauges(storage, liveness, clock, conf.metrics.max_sets).read,
         conf.metrics.catalogue_seconds,
