@@ -107,6 +107,12 @@ def test_the_uwsgi_unit_serves_and_stops_on_sigterm(tmp_path):
     with running(argv, f"{base}/", tmp_path / "log", env=env) as process:
         answer = requests.get(f"{base}/v1/backups", headers=user("ann"), timeout=5)
         assert answer.status_code == 200
+        # NOTE: --lazy-apps: each worker loads the app after the first answers; a worker
+        # still loading it when SIGTERM comes misses it, and is killed after the mercy (60 s)
+        deadline = time.monotonic() + 30
+        while (tmp_path / "log").read_text().count("WSGI app 0 (mountpoint='') ready") < 2:
+            assert time.monotonic() < deadline, (tmp_path / "log").read_text()
+            time.sleep(0.1)
         started = time.monotonic()
         os.kill(process.pid, signal.SIGTERM)  # KillSignal
         process.wait(timeout=int(settings["TimeoutStopSec"][0]))
