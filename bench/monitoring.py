@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import uuid
 from collections.abc import Callable
@@ -28,9 +27,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from restore_points import HEADERS, START, by_size, record, timed  # noqa: E402
+from restore_points import HEADERS, START, by_size, imported, record, timed  # noqa: E402
 
-from tests.processes import BIN, free_port, running  # noqa: E402
+from tests.processes import BIN, running  # noqa: E402
 
 SETS = 1000
 
@@ -63,17 +62,7 @@ def catalogue(folder: Path, count: int) -> Path:
             output.write("\n")
         for number in range(10):
             output.write(objective(number) + "\n")
-    conf = folder / "api.conf"
-    port = free_port()
-    conf.write_text(
-        f"[DEFAULT]\nbind_port = {port}\nworkers = 1\n"
-        f"[database]\nconnection = sqlite:///{folder / 'catalogue.db'}\n"
-    )
-    manage = [str(BIN / "freezer-manage"), "--config-file", str(conf)]
-    subprocess.run([*manage, "db", "sync"], check=True, capture_output=True)
-    subprocess.run([*manage, "db", "import", "-i", str(lines)], check=True, capture_output=True)
-    lines.unlink()
-    return conf
+    return imported(folder, lines)
 
 
 def measure(conf: Path, folder: Path, count: int, repeat: int) -> dict[str, tuple[float, float]]:

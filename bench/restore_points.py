@@ -80,6 +80,12 @@ def catalogue(folder: Path, count: int) -> Path:
             host, name = f"host{number % 1000}.example.org", f"name{(number // 1000) % 10}"
             output.write(record(host, name, START + number, (number // 10000) % 4))
             output.write("\n")
+    return imported(folder, lines)
+
+
+def imported(folder: Path, lines: Path) -> Path:
+    """A SQLite catalogue in ``folder`` holding the JSON lines of ``lines`` (then removed),
+    and the configuration of one ``freezer-api`` worker serving it."""
     conf = folder / "api.conf"
     port = free_port()
     conf.write_text(
