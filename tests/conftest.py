@@ -269,6 +269,12 @@ class V2:
         items: list[dict[str, Any]] = result.json[plural]
         return items
 
+    def refused(self, path: str, query: str, message: str) -> None:
+        """A GET of ``path?query`` answers 400 with ``message`` in its description."""
+        answer = self.get(path, query_string=query)
+        assert answer.status_code == 400, answer.text
+        assert message in answer.json["description"]
+
     def register(self, client_id: str = "", **info: Any) -> str:
         client_id = client_id or f"{self.project}_host1.example.org"
         return self.created("clients", {"client_id": client_id, "hostname": "host1", **info})

@@ -155,9 +155,7 @@ def test_another_project_sees_neither_contacts_nor_stale_jobs(live, clock, clien
     ],
 )
 def test_bad_liveness_parameters_are_refused(live, path, query, message):
-    answer = live.get(path, query_string=query)
-    assert answer.status_code == 400, answer.text
-    assert message in answer.json["description"]
+    live.refused(path, query, message)
 
 
 def test_fail_stale_ends_a_stale_job_and_its_session_entry_once(live, clock, storage, settings):
