@@ -12,7 +12,7 @@ from freezer_api.api.middleware import identity_of
 from freezer_api.api.resources import Parts
 from freezer_api.api.sets import SET_NAMES, page_limit, query_params
 from freezer_api.errors import InvalidDocument
-from freezer_api.service.objectives import Compliance
+from freezer_api.service.objectives import ALL_STATES, Compliance
 from freezer_api.storage.base import Event
 
 
@@ -77,15 +77,11 @@ class ComplianceResource:
         params = query_params(req, (*SET_NAMES, "state", "limit", "marker"))
         names = {name: params[name] for name in SET_NAMES if name in params}
         state = params.get("state")
-        if state is not None and state not in STATES:
-            raise InvalidDocument(f"state is one of {', '.join(STATES)}, not {state!r}.")
+        if state is not None and state not in ALL_STATES:
+            raise InvalidDocument(f"state is one of {', '.join(ALL_STATES)}, not {state!r}.")
         entries, marker = self._compliance.page(
             project_id, names, params.get("marker"), page_limit(params, self._limits)
         )
         if state is not None:
             entries = [entry for entry in entries if entry["state"] == state]
         resp.media = {"backup_sets": entries, "next": marker}
-
-
-#: what ``?state=`` filters on
-STATES = ("met", "late", "breached", "never", "uncovered")

@@ -11,7 +11,7 @@ from freezer_api.metrics import gauge
 from freezer_api.service.documents import Clock
 from freezer_api.service.liveness import Liveness
 from freezer_api.service.objectives import Compliance
-from freezer_api.storage.base import AnyOf, Filter, Page, Query, Scope, Storage
+from freezer_api.storage.base import Page, Query, Scope, Storage
 
 SET_LABELS = ["project_id", "hostname", "backup_name", "container"]
 #: backup sets read per page
@@ -84,17 +84,11 @@ class CatalogueGauges:
 
     def _stale(self, project_id: str) -> int:
         scope = Scope(project_id=project_id, shared=True)
-        quiet = self.storage.contacts.quiet(scope=scope, before=self.liveness.silent_since())
-        if not quiet:
+        stale = self.liveness.stale_filters(self.storage, scope)
+        if stale is None:
             return 0
         found = self.storage.jobs.search(
             scope=Scope(project_id=project_id),
-            query=Query(
-                page=Page(limit=MAX_COUNTED),
-                filters=(
-                    Filter("status", "running"),
-                    AnyOf(tuple(Filter("client_id", client_id) for client_id in quiet)),
-                ),
-            ),
+            query=Query(page=Page(limit=MAX_COUNTED), filters=stale),
         )
         return len(found)

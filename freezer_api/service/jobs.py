@@ -182,11 +182,8 @@ class JobRules(Rules):
     ) -> tuple[Filter | AnyOf, ...]:
         if not search.stale:
             return ()
-        quiet = storage.contacts.quiet(
-            scope=dataclasses.replace(call.scope, shared=True),
-            before=self._liveness.silent_since(),
-        )
-        return (Filter("status", "running"), AnyOf(tuple(Filter("client_id", id) for id in quiet)))
+        found = self._liveness.stale_filters(storage, dataclasses.replace(call.scope, shared=True))
+        return (AnyOf(()),) if found is None else found  # NOTE: no stale client: no job
 
     def liveness(self, call: Call, storage: Storage, records: list[Record]) -> list[Document]:
         """``stale``, and the last contact of the job's client."""

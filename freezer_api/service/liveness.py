@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from freezer_api.storage.base import Scope, Storage
+from freezer_api.storage.base import AnyOf, Filter, Scope, Storage
 
 #: most (scope, client) pairs a process remembers writing; forgotten all at once beyond
 MAX_REMEMBERED = 100_000
@@ -77,3 +77,14 @@ class Liveness:
     def silent_since(self) -> int:
         """The time before which a client's last contact makes its running jobs stale."""
         return int(self.clock()) - self.lease_seconds
+
+    def stale_filters(self, storage: Storage, scope: Scope) -> tuple[Filter | AnyOf, ...] | None:
+        """The search filters of the scope's stale jobs: running, of a client silent beyond
+        the lease; None when no client the scope sees is."""
+        quiet = storage.contacts.quiet(scope=scope, before=self.silent_since())
+        if not quiet:
+            return None
+        return (
+            Filter("status", "running"),
+            AnyOf(tuple(Filter("client_id", client_id) for client_id in quiet)),
+        )

@@ -37,6 +37,8 @@ from freezer_api.storage.base import (
 SELECTOR_NAMES = ("hostname", "backup_name", "container")
 #: the states, from the best to the worst
 STATES = ("met", "late", "breached", "never")
+#: every state a set can be in, ``uncovered`` for a set no objective selects
+ALL_STATES = (*STATES, "uncovered")
 #: most objectives one compliance answer weighs
 MAX_OBJECTIVES = 1000
 

@@ -15,7 +15,7 @@ from freezer_api.service.documents import in_transaction
 from freezer_api.service.jobs import job_fields
 from freezer_api.service.liveness import Liveness
 from freezer_api.service.sessions import end_job, session_fields
-from freezer_api.storage.base import AnyOf, Change, Filter, Page, Query, Record, Scope, Storage
+from freezer_api.storage.base import Change, Page, Query, Record, Scope, Storage
 
 LOG = logging.getLogger(__name__)
 #: most jobs one sweep ends before it looks again
@@ -30,18 +30,11 @@ def end_stale_jobs(storage: Storage, liveness: Liveness, limit: int = BATCH) -> 
     ids of the jobs ended."""
     act_as(None)  # the server's own changes
     everywhere = Scope(everywhere=True)
-    quiet = storage.contacts.quiet(scope=everywhere, before=liveness.silent_since())
-    if not quiet:
+    stale = liveness.stale_filters(storage, everywhere)
+    if stale is None:
         return []
     candidates = storage.jobs.search(
-        scope=everywhere,
-        query=Query(
-            page=Page(limit=limit),
-            filters=(
-                Filter("status", "running"),
-                AnyOf(tuple(Filter("client_id", client_id) for client_id in quiet)),
-            ),
-        ),
+        scope=everywhere, query=Query(page=Page(limit=limit), filters=stale)
     )
     ended = []
     for job in candidates:

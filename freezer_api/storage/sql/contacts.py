@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Engine, Table, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Engine, Table, func, or_, select, update
 
 from freezer_api.storage.base import Scope
 from freezer_api.storage.sql import commit
 from freezer_api.storage.sql.models import TABLES
-from freezer_api.storage.sql.store import reading, translated_errors
+from freezer_api.storage.sql.store import (
+    reading,
+    scope_condition,
+    scope_key,
+    scope_values,
+    translated_errors,
+)
 
 CLIENTS: Table = TABLES["clients"]
 COLUMNS = CLIENTS.c
@@ -18,19 +24,9 @@ COLUMNS = CLIENTS.c
 MAX_QUIET = 1000
 
 
-def _in_scope(scope: Scope) -> ColumnElement[bool]:
+def _in_scope(scope: Scope, by_id: bool = False) -> ColumnElement[bool]:
     """The clients a scope sees: its own, and (shared) every project's central ones."""
-    if scope.everywhere:
-        return true()
-    conditions = []
-    if scope.project_id is not None:
-        conditions.append(COLUMNS.project_id == scope.project_id)
-    if scope.user_id is not None:
-        conditions.append(COLUMNS.user_id == scope.user_id)
-    own: ColumnElement[bool] = (
-        conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]
-    )
-    return or_(own, COLUMNS.is_central.is_(True)) if scope.shared else own
+    return scope_condition(CLIENTS, scope_key(scope), by_id)
 
 
 class SqlContacts:
@@ -44,23 +40,23 @@ class SqlContacts:
         statement = (
             update(CLIENTS)
             .where(
-                _in_scope(scope),
+                _in_scope(scope, by_id=True),
                 COLUMNS.doc_id == client_id,
                 or_(COLUMNS.last_seen.is_(None), COLUMNS.last_seen <= unless_after),
             )
             .values(last_seen=at)
         )
         with translated_errors("client", client_id), self._transactions.transaction() as connection:
-            connection.execute(statement)
+            connection.execute(statement, scope_values(scope))
 
     def seen(self, *, scope: Scope, client_ids: Sequence[str]) -> dict[str, int | None]:
         if not client_ids:
             return {}
         statement = select(COLUMNS.doc_id, COLUMNS.last_seen).where(
-            _in_scope(scope), COLUMNS.doc_id.in_(sorted(set(client_ids)))
+            _in_scope(scope, by_id=True), COLUMNS.doc_id.in_(sorted(set(client_ids)))
         )
         with translated_errors("client"), reading(self._engine, None) as connection:
-            rows = list(connection.execute(statement).all())
+            rows = list(connection.execute(statement, scope_values(scope)).all())
         found: dict[str, int | None] = {}
         for doc_id, last_seen in rows:
             # NOTE: an id in two projects the scope sees (its own and a central one): the latest
@@ -76,7 +72,7 @@ class SqlContacts:
             .limit(MAX_QUIET)
         )
         with translated_errors("client"), reading(self._engine, None) as connection:
-            return list(connection.execute(statement).scalars())
+            return list(connection.execute(statement, scope_values(scope)).scalars())
 
 
 JOBS: Table = TABLES["jobs"]

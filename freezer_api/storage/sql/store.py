@@ -135,6 +135,40 @@ def reading(engine: Engine, connection: Connection | None) -> Iterator[Connectio
         yield opened
 
 
+def scope_key(scope: Scope) -> tuple[bool, bool, bool, bool]:
+    """What of the scope shapes its SQL (the ids are parameters, ``scope_values``)."""
+    return (
+        scope.project_id is not None,
+        scope.user_id is not None,
+        scope.shared,
+        scope.everywhere,
+    )
+
+
+def scope_values(scope: Scope) -> dict[str, Any]:
+    """The parameters of ``scope_condition``."""
+    return {"scope_project": scope.project_id, "scope_user": scope.user_id}
+
+
+def scope_condition(
+    table: Table, key: tuple[bool, bool, bool, bool], by_id: bool = False
+) -> ColumnElement[bool]:
+    """The condition of ``table``'s rows that scopes with this key see; the ids are bound
+    at each run (``scope_values``). ``by_id`` when the statement also names one id."""
+    has_project, has_user, shared, everywhere = key
+    owner = prepared.unindexed if by_id else (lambda column: column)
+    conditions: list[ColumnElement[bool]] = []
+    if has_project:
+        conditions.append(owner(table.c.project_id) == bindparam("scope_project"))
+    if has_user:
+        conditions.append(owner(table.c.user_id) == bindparam("scope_user"))
+    condition: ColumnElement[bool] = true() if everywhere else and_(*conditions)
+    shared_column = table.c.get(SHARED_COLUMNS.get(table.name, ""))
+    if shared and shared_column is not None:
+        condition = or_(condition, shared_column.is_(True))
+    return condition
+
+
 _T = TypeVar("_T")
 
 
@@ -540,41 +574,17 @@ class SqlRepository:
                 return prepared.fetch(self._engine, statement, values, self._connection.connection)
             return self._readers.fetch(statement, values)
 
-    @staticmethod
-    def _scope_key(scope: Scope) -> tuple[bool, bool, bool, bool]:
-        """What of the scope shapes its SQL (the ids are parameters)."""
-        return (
-            scope.project_id is not None,
-            scope.user_id is not None,
-            scope.shared,
-            scope.everywhere,
-        )
-
-    @staticmethod
-    def _scope_values(scope: Scope) -> dict[str, Any]:
-        return {"scope_project": scope.project_id, "scope_user": scope.user_id}
+    _scope_key = staticmethod(scope_key)
+    _scope_values = staticmethod(scope_values)
 
     def _in_scope(self, scope: Scope, by_id: bool = False) -> ColumnElement[bool]:
         """The scope's condition; ``by_id`` when the statement also names one id."""
-        return self._scope_condition(self._scope_key(scope), by_id)
+        return scope_condition(self._table, scope_key(scope), by_id)
 
     def _scope_condition(
-        self, scope_key: tuple[bool, bool, bool, bool], by_id: bool = False
+        self, key: tuple[bool, bool, bool, bool], by_id: bool = False
     ) -> ColumnElement[bool]:
-        """The condition of scopes with this key; the ids are bound at each run."""
-        has_project, has_user, shared, everywhere = scope_key
-        table = self._table
-        owner = prepared.unindexed if by_id else (lambda column: column)
-        conditions: list[ColumnElement[bool]] = []
-        if has_project:
-            conditions.append(owner(table.c.project_id) == bindparam("scope_project"))
-        if has_user:
-            conditions.append(owner(table.c.user_id) == bindparam("scope_user"))
-        condition: ColumnElement[bool] = true() if everywhere else and_(*conditions)
-        shared_column = table.c.get(SHARED_COLUMNS.get(table.name, ""))
-        if shared and shared_column is not None:
-            condition = or_(condition, shared_column.is_(True))
-        return condition
+        return scope_condition(self._table, key, by_id)
 
     def _condition(self, condition: Filter | AnyOf) -> ColumnElement[bool]:
         if isinstance(condition, AnyOf):
