@@ -97,3 +97,67 @@ def test_processes_that_start_together_prepare_one_sqlite_database_in_turn(tmp_p
     errors = [starter.communicate(timeout=60)[1].decode() for starter in starters]
     assert [starter.returncode for starter in starters] == [0] * 6, errors
     assert open_backend(url, {}).check() == []
+
+
+@pytest.mark.parametrize("name", list(SERVER_ENGINES))
+def test_a_connection_lost_between_requests_is_one_warning_and_replaced(name, caplog):
+    """A pooled connection whose server went away after its last statement (a Galera node
+    killed, a server restarted) is invalidated with one warning when it is returned, not
+    logged as an error with a traceback, and the pool's next connection works."""
+    from sqlalchemy import text
+
+    from freezer_api.storage.sql.engine import create_db_engine
+
+    engine = create_db_engine(server_engine(name), {"pool_size": 1, "max_overflow": 0})
+    killer = create_db_engine(server_engine(name), {})
+    try:
+        raw = engine.raw_connection()
+        current = raw.cursor()
+        is_postgresql = engine.dialect.name == "postgresql"
+        current.execute("SELECT pg_backend_pid()" if is_postgresql else "SELECT CONNECTION_ID()")
+        (server_id,) = current.fetchone()
+        current.close()
+        with killer.connect() as other:
+            if is_postgresql:
+                other.execute(text("SELECT pg_terminate_backend(:id)"), {"id": server_id})
+            else:
+                other.exec_driver_sql(f"KILL {int(server_id)}")
+        caplog.clear()
+        with caplog.at_level("INFO"):
+            raw.close()
+        errors = [record for record in caplog.records if record.levelname == "ERROR"]
+        assert errors == []
+        warnings = [
+            record.getMessage() for record in caplog.records if record.levelname == "WARNING"
+        ]
+        assert len(warnings) == 1, warnings
+        assert "lost on return to the pool" in warnings[0]
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT 1").scalar() == 1
+    finally:
+        engine.dispose()
+        killer.dispose()
+
+
+@pytest.mark.parametrize("name", list(SERVER_ENGINES))
+def test_a_connection_returned_inside_a_transaction_is_rolled_back(name):
+    """The pool still rolls back what a returned connection left open."""
+    from freezer_api.storage.sql.engine import create_db_engine
+
+    engine = create_db_engine(server_engine(name), {"pool_size": 1, "max_overflow": 0})
+    try:
+        raw = engine.raw_connection()
+        current = raw.cursor()
+        current.execute("CREATE TEMPORARY TABLE returned_open (n INTEGER)")
+        raw.commit()
+        current.execute("INSERT INTO returned_open VALUES (1)")
+        current.close()
+        raw.close()
+        again = engine.raw_connection()
+        current = again.cursor()
+        current.execute("SELECT COUNT(*) FROM returned_open")
+        assert current.fetchone()[0] == 0
+        current.close()
+        again.close()
+    finally:
+        engine.dispose()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,6 +15,8 @@ from sqlalchemy.engine import URL, make_url
 
 from freezer_api import jsonfast
 from freezer_api.storage.sql import prepared
+
+LOG = logging.getLogger(__name__)
 
 #: PERF: the document key every JSON column is written with last, so that a read for an
 #: answer (``Use.ANSWER``) hands its value over as the stored text instead of decoding it
@@ -71,12 +74,38 @@ def create_db_engine(url: str, options: Mapping[str, Any]) -> Engine:
         max_overflow=int(options.get("max_overflow", 10)),
         pool_timeout=timeout,
         pool_recycle=int(options.get("pool_recycle", 3600)),
+        pool_reset_on_return=None,
         **extra,
     )
     if backend in ("mysql", "mariadb"):
         _sync_wait_on_galera(engine, options.get("wsrep_sync_wait"))
         _not_serving_is_lost(engine)
+    _lost_on_return_is_quiet(engine)
     return engine
+
+
+def _lost_on_return_is_quiet(engine: Engine) -> None:
+    """Roll back each connection returned to the pool (SQLAlchemy's own reset), except that
+    a connection found lost on the way back is invalidated with one warning.
+
+    NOTE: the pool's own reset logs such a failed ROLLBACK at ERROR with a traceback, for
+    what is a database server (or Galera node) that went away between two requests; any
+    other failure still propagates to the pool, which logs it so and invalidates.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "reset")
+    def _reset(dbapi_connection: Any, record: Any, state: Any) -> None:
+        if state.transaction_was_reset or not state.asyncio_safe:
+            return
+        try:
+            dbapi_connection.rollback()
+        except dialect.loaded_dbapi.Error as error:
+            if not dialect.is_disconnect(error, dbapi_connection, None):
+                raise
+            LOG.warning("database connection lost on return to the pool: %s", error)
+            if record is not None:
+                record.invalidate(e=error)
 
 
 #: MariaDB errors of a server that takes connections but serves no SQL on them: a Galera
