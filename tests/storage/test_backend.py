@@ -115,7 +115,7 @@ def test_a_connection_lost_between_requests_is_one_warning_and_replaced(name, ca
         current = raw.cursor()
         is_postgresql = engine.dialect.name == "postgresql"
         current.execute("SELECT pg_backend_pid()" if is_postgresql else "SELECT CONNECTION_ID()")
-        (server_id,) = current.fetchone()
+        (server_id,) = current.fetchall()[0]
         current.close()
         with killer.connect() as other:
             if is_postgresql:
@@ -156,7 +156,7 @@ def test_a_connection_returned_inside_a_transaction_is_rolled_back(name):
         again = engine.raw_connection()
         current = again.cursor()
         current.execute("SELECT COUNT(*) FROM returned_open")
-        assert current.fetchone()[0] == 0
+        assert [tuple(row) for row in current.fetchall()] == [(0,)]
         current.close()
         again.close()
     finally:
