@@ -14,7 +14,8 @@ from freezer_api.context import IDENTITY_LENGTH, Identity, act_as
 from freezer_api.errors import InvalidDocument, Unauthorized
 
 #: Paths answered without an identity.
-PUBLIC_PATHS = frozenset({"/"})
+#: what anyone may read without a token: the versions document and the API's description
+PUBLIC_PATHS = frozenset({"/", "", "/v1/openapi.json", "/v2/openapi.json"})
 
 
 class RequireJSON:

@@ -9,10 +9,19 @@ from typing import Any
 import falcon
 
 from freezer_api.api.middleware import identity_of
-from freezer_api.api.resources import Parts
-from freezer_api.api.sets import SET_NAMES, page_limit, query_params
+from freezer_api.api.resources import Param, Parts, names
+from freezer_api.api.sets import (
+    LAST_RESTORABLE,
+    LIMIT,
+    SET_NAMES,
+    SET_PARAMS,
+    marker,
+    page_limit,
+    query_params,
+)
 from freezer_api.errors import InvalidDocument
 from freezer_api.service.objectives import ALL_STATES, Compliance
+from freezer_api.service.schemas import INTEGER, STRING, Schema, listing, nullable, shape
 from freezer_api.storage.base import Event
 
 
@@ -39,6 +48,23 @@ class EventsResource:
     of the project's records after the cursor, in the order they became visible."""
 
     rule = "events:get_all"
+    query = (Param("since", {"type": "string", "pattern": "^[0-9]{1,19}$"}, "a 'next'"), LIMIT)
+    body: Schema | None = None
+    answer = listing(
+        "events",
+        shape(
+            {
+                "cursor": STRING,
+                "kind": STRING,
+                "id": STRING,
+                "operation": {"enum": ["create", "update", "delete"]},
+                "version": nullable(INTEGER),
+                "time": INTEGER,
+                "user_id": nullable(STRING),
+            }
+        ),
+        next=STRING,
+    )
 
     def __init__(self, parts: Parts) -> None:
         self._events = parts.storage.events
@@ -47,7 +73,7 @@ class EventsResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
         self._policy.authorize(self.rule, identity_of(req), project_id)
-        params = query_params(req, ("since", "limit"))
+        params = query_params(req, names(self.query))
         since = parse_cursor(params["since"]) if "since" in params else None
         events = self._events.page(
             project_id=project_id, since=since, limit=page_limit(params, self._limits)
@@ -66,6 +92,26 @@ class ComplianceResource:
     its age and its state against the freshness objectives (paged by set, ``marker``)."""
 
     rule = "compliance:get"
+    query = (
+        *SET_PARAMS,
+        Param("state", {"enum": list(ALL_STATES)}, "only the sets in this state"),
+        LIMIT,
+        marker("set_id"),
+    )
+    body: Schema | None = None
+    answer = listing(
+        "backup_sets",
+        shape(
+            {
+                "set_id": nullable(STRING),
+                "objective_id": nullable(STRING),
+                "state": {"enum": list(ALL_STATES)},
+                "last_restorable": LAST_RESTORABLE,
+                "age_seconds": nullable(INTEGER),
+            }
+        ),
+        next=nullable(STRING),
+    )
 
     def __init__(self, parts: Parts) -> None:
         self._compliance = Compliance(parts.storage, parts.wiring.clock)
@@ -74,14 +120,14 @@ class ComplianceResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
         self._policy.authorize(self.rule, identity_of(req), project_id)
-        params = query_params(req, (*SET_NAMES, "state", "limit", "marker"))
-        names = {name: params[name] for name in SET_NAMES if name in params}
+        params = query_params(req, names(self.query))
+        chosen = {name: params[name] for name in SET_NAMES if name in params}
         state = params.get("state")
         if state is not None and state not in ALL_STATES:
             raise InvalidDocument(f"state is one of {', '.join(ALL_STATES)}, not {state!r}.")
-        entries, marker = self._compliance.page(
-            project_id, names, params.get("marker"), page_limit(params, self._limits)
+        entries, after = self._compliance.page(
+            project_id, chosen, params.get("marker"), page_limit(params, self._limits)
         )
         if state is not None:
             entries = [entry for entry in entries if entry["state"] == state]
-        resp.media = {"backup_sets": entries, "next": marker}
+        resp.media = {"backup_sets": entries, "next": after}

@@ -23,6 +23,7 @@ from paste import deploy
 
 from freezer_api import metrics
 from freezer_api.api import errors as api_errors
+from freezer_api.api.middleware import PUBLIC_PATHS
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 DEFAULT_PASTE_FILE = Path(__file__).resolve().parent.parent / "api-paste.ini"
@@ -220,7 +221,8 @@ def _read_exactly(stream: Any, size: int) -> bytes:
 
 
 class PublicVersions:
-    """Answer ``GET /`` (the versions document) before authentication, as Freezer does."""
+    """Answer ``GET /`` (the versions document, as Freezer does) and the OpenAPI documents
+    before authentication."""
 
     def __init__(self, app: WSGIApp, public_app: WSGIApp) -> None:
         self._app = app
@@ -229,7 +231,7 @@ class PublicVersions:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        app = self._public_app if environ.get("PATH_INFO", "") in ("", "/") else self._app
+        app = self._public_app if environ.get("PATH_INFO", "") in PUBLIC_PATHS else self._app
         return app(environ, start_response)
 
 

@@ -53,6 +53,23 @@ class Rule:
     method: str
     #: below the kind's collection: "" for the collection, "/{id}/event" for an item's
     path: str = ""
+    #: of a sub-route: its body's and its answer's JSON schemas (None: none), its status
+    body: dict[str, Any] | None = None
+    answer: dict[str, Any] | None = None
+    status: int = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """A query parameter a route accepts: its name, its JSON schema, what it does."""
+
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+
+
+def names(params: tuple[Param, ...]) -> tuple[str, ...]:
+    return tuple(param.name for param in params)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 import falcon
 from oslo_policy import policy as oslo_policy
 
-from freezer_api.api import monitoring, sets, views
+from freezer_api.api import monitoring, openapi, sets, views
 from freezer_api.api.resources import (
     ApiVersion,
     CommandResource,
@@ -38,8 +38,9 @@ from freezer_api.service.actions import ActionRules
 from freezer_api.service.backups import BackupRules, BackupV1Rules
 from freezer_api.service.clients import ClientRules, ClientV1Rules
 from freezer_api.service.documents import Call, DocumentService
-from freezer_api.service.jobs import JobEvents, JobRules
-from freezer_api.service.objectives import ObjectiveRules, objective_view
+from freezer_api.service.jobs import EVENTS, JobEvents, JobRules
+from freezer_api.service.objectives import ObjectiveRules
+from freezer_api.service.schemas import INTEGER, STRING, nullable, shape
 from freezer_api.service.sessions import SessionActions, SessionRules
 from freezer_api.storage.base import Document
 
@@ -76,25 +77,66 @@ def session_jobs(kind: Kind, parts: Parts) -> Any:
 
 CENTRAL = Rule("clients:create_central", "rule:admin_or_service", "POST")
 ALL_PROJECTS = Rule("jobs:get_all_projects", "rule:admin_or_service", "GET")
-JOB_EVENT = SubRoute("event", job_event, (Rule("jobs:event:create", WRITE, "POST", "/{id}/event"),))
+#: ``{"start": null}``: the first key names the event
+EVENT_BODY = {"type": "object", "minProperties": 1, "propertyNames": {"enum": list(EVENTS)}}
+JOB_EVENT = SubRoute(
+    "event",
+    job_event,
+    (
+        Rule(
+            "jobs:event:create",
+            WRITE,
+            "POST",
+            "/{id}/event",
+            body=EVENT_BODY,
+            answer=shape({"result": STRING}),
+            status=202,
+        ),
+    ),
+)
+SESSION_RUN = shape({"job_id": STRING, "current_tag": INTEGER}, {"result": STRING})
 SESSION_ACTION = SubRoute(
     "action",
     session_action,
-    (Rule("sessions:action:create", WRITE, "POST", "/{id}/action"),),
+    (
+        Rule(
+            "sessions:action:create",
+            WRITE,
+            "POST",
+            "/{id}/action",
+            body={
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": 1,
+                "properties": {"start": SESSION_RUN, "end": SESSION_RUN},
+                "additionalProperties": False,
+            },
+            answer=shape({"result": STRING, "session_tag": nullable(INTEGER)}),
+            status=202,
+        ),
+    ),
 )
 SESSION_JOBS = SubRoute(
     "jobs/{job_id}",
     session_jobs,
     (
-        Rule("sessions:job:add", WRITE, "PUT", "/{id}/jobs/{job_id}"),
-        Rule("sessions:job:remove", WRITE, "DELETE", "/{id}/jobs/{job_id}"),
+        Rule("sessions:job:add", WRITE, "PUT", "/{id}/jobs/{job_id}", status=204),
+        Rule("sessions:job:remove", WRITE, "DELETE", "/{id}/jobs/{job_id}", status=204),
     ),
 )
 
 DEPENDENTS = SubRoute(
     "dependents",
     lambda kind, parts: sets.DependentsResource(parts),
-    (Rule("backups:dependents:get", READ, "GET", "/{id}/dependents"),),
+    (
+        Rule(
+            "backups:dependents:get",
+            READ,
+            "GET",
+            "/{id}/dependents",
+            answer=sets.DependentsResource.answer,
+        ),
+    ),
 )
 
 v2 = functools.partial(Kind, scope_of=project_scope, replace_method="POST")
@@ -150,7 +192,7 @@ V2_KINDS = (
     v2(
         ObjectiveRules,
         ALL_VERBS,
-        objective_view,
+        views.objective,
         views.id_and_version("objective_id"),
         checks(),
     ),
@@ -273,6 +315,7 @@ def add_routes(
     app.add_route("/", VersionsResource(versions))
     for version in versions:
         app.add_route(f"/{version.id}", HomeResource(json_home(version)))
+        app.add_route(f"/{version.id}/openapi.json", openapi.OpenApiResource(version))
         for kind in version.kinds:
             try:
                 getattr(parts.storage, kind.plural)

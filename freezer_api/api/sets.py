@@ -9,13 +9,78 @@ import falcon
 
 from freezer_api.api import compat
 from freezer_api.api.middleware import identity_of
-from freezer_api.api.resources import Limits, Parts
+from freezer_api.api.resources import Limits, Param, Parts, names
 from freezer_api.errors import InvalidDocument, NotFound
 from freezer_api.policy import Policy
 from freezer_api.service import chains, retention
+from freezer_api.service.schemas import (
+    INTEGER,
+    MAX_ID,
+    OBJECT,
+    STRING,
+    STRINGS,
+    Schema,
+    listing,
+    nullable,
+    shape,
+)
 from freezer_api.storage.base import BackupSets
 
 SET_NAMES = ("hostname", "backup_name", "container")
+NAME_PARAM: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_ID}
+#: the query parameters that select backup sets by name
+SET_PARAMS = tuple(Param(name, NAME_PARAM, f"only the sets of this {name}") for name in SET_NAMES)
+LIMIT = Param("limit", {"type": "integer", "minimum": 0}, "most entries (0: the default)")
+
+
+def marker(what: str) -> Param:
+    return Param("marker", STRING, f"go on after this {what} (a 'next' or set_id answered)")
+
+
+#: a backup as a restore needs it: one link of a chain
+LINK: Schema = shape(
+    {
+        "backup_id": STRING,
+        "level": nullable(INTEGER),
+        "time_stamp": INTEGER,
+        "status": STRING,
+    },
+    {"storage": {}, "container": {}},
+)
+LAST_RESTORABLE = nullable(shape({"backup_id": STRING, "time_stamp": INTEGER}))
+POINT: Schema = shape(
+    {
+        "backup_id": STRING,
+        "time_stamp": INTEGER,
+        "chain": {"type": "array", "items": LINK},
+        "agent_options": OBJECT,
+    }
+)
+SKIPPED: Schema = shape({"backup_id": STRING, "reason": nullable(STRING)})
+DECIDED: Schema = shape({"backup_id": STRING, "reasons": STRINGS})
+#: a preview or apply body (``service.retention.parse_policy`` checks it)
+RETENTION_BODY: Schema = {
+    "type": "object",
+    "required": ["selector", "keep"],
+    "properties": {
+        "selector": {
+            "type": "object",
+            "minProperties": 1,
+            "properties": {name: NAME_PARAM for name in SET_NAMES},
+            "additionalProperties": False,
+        },
+        "keep": {
+            "type": "object",
+            "minProperties": 1,
+            "properties": {
+                **{rule: {"type": "integer", "minimum": 1} for rule in retention.COUNT_RULES},
+                "within": {"type": "string", "pattern": retention.DURATION_PATTERN},
+            },
+            "additionalProperties": False,
+        },
+    },
+    "additionalProperties": False,
+}
 
 
 def query_params(req: falcon.Request, accepted: tuple[str, ...]) -> dict[str, str]:
@@ -43,6 +108,11 @@ def page_limit(params: dict[str, str], limits: Limits) -> int:
 
 class _SetResource:
     rule = ""
+    #: the query parameters accepted, the body (None: none), the answer: also what the
+    #: OpenAPI document says
+    query: tuple[Param, ...] = ()
+    body: Schema | None = None
+    answer: Schema = OBJECT
 
     def __init__(self, parts: Parts) -> None:
         self._sets: BackupSets = parts.storage.backup_sets
@@ -63,14 +133,31 @@ class BackupSetsResource(_SetResource):
     backup."""
 
     rule = "backup-sets:get_all"
+    query = (*SET_PARAMS, LIMIT, marker("set_id"))
+    answer = listing(
+        "backup_sets",
+        shape(
+            {
+                "set_id": STRING,
+                "hostname": nullable(STRING),
+                "backup_name": STRING,
+                "container": nullable(STRING),
+                "count": INTEGER,
+                "first_time_stamp": nullable(INTEGER),
+                "last_time_stamp": nullable(INTEGER),
+                "max_level": nullable(INTEGER),
+                "last_restorable": LAST_RESTORABLE,
+            }
+        ),
+    )
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
         found = self._chains(req, project_id)
-        params = query_params(req, (*SET_NAMES, "limit", "marker"))
-        names = {name: params[name] for name in SET_NAMES if name in params}
+        params = query_params(req, names(self.query))
+        chosen = {name: params[name] for name in SET_NAMES if name in params}
         page = self._sets.sets(
             project_id=project_id,
-            names=names,
+            names=chosen,
             after=params.get("marker"),
             limit=page_limit(params, self._limits),
         )
@@ -107,10 +194,24 @@ class RestorePointsResource(_SetResource):
     before ``at``, or (without ``at``) every restore point of the set, newest first."""
 
     rule = "restore-points:get"
+    query = (
+        *SET_PARAMS,
+        Param("at", STRING, "the newest point at or before this time (epoch or ISO 8601)"),
+        LIMIT,
+        marker("restore point"),
+    )
+    answer = {
+        "oneOf": [
+            shape(
+                {"restore_point": POINT, "skipped": {"type": "array", "items": SKIPPED}},
+            ),
+            listing("restore_points", POINT, next=nullable(STRING)),
+        ]
+    }
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
         found = self._chains(req, project_id)
-        params = query_params(req, (*SET_NAMES, "at", "limit", "marker"))
+        params = query_params(req, names(self.query))
         limit = page_limit(params, self._limits)
         after = _cursor(params["marker"]) if "marker" in params else None
         at = chains.parse_time(params["at"]) if "at" in params else None
@@ -143,6 +244,7 @@ class DependentsResource(_SetResource):
     need this one (deleting it breaks them)."""
 
     rule = "backups:dependents:get"
+    answer = listing("dependents", LINK)
 
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, doc_id: str, project_id: str
@@ -162,6 +264,14 @@ class RetentionPreviewResource(_SetResource):
     """``POST /v2/{project_id}/retention/preview``: what the rules keep and expire, and why."""
 
     rule = "retention:preview"
+    body = RETENTION_BODY
+    answer = shape(
+        {
+            "keep": {"type": "array", "items": DECIDED},
+            "expire": {"type": "array", "items": DECIDED},
+            "fingerprint": STRING,
+        }
+    )
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, project_id: str) -> None:
         self._authorize(req, project_id)
@@ -178,6 +288,15 @@ class RetentionApplyResource(_SetResource):
     listed to expire, in one transaction; 412 if the catalogue changed since."""
 
     rule = "retention:apply"
+    body = {
+        **RETENTION_BODY,
+        "required": [*RETENTION_BODY["required"], "fingerprint"],
+        "properties": {
+            **RETENTION_BODY["properties"],
+            "fingerprint": {"type": "string", "minLength": 1},
+        },
+    }
+    answer = listing("deleted", STRING)
 
     def __init__(self, parts: Parts) -> None:
         super().__init__(parts)

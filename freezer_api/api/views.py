@@ -3,9 +3,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from freezer_api.service.schemas import (
+    BOOLEAN,
+    INTEGER,
+    OBJECT,
+    STRING,
+    Schema,
+    nullable,
+    shape,
+)
 from freezer_api.storage.base import Document, Record
+
+Render = Callable[[Record], Document]
+#: the JSON schema of what each render function answers (in the OpenAPI documents)
+ANSWERS: dict[Render, Schema] = {}
+#: an id or name of what a record belongs to; null in records imported without one
+OWNER = nullable(STRING)
+
+
+def answers(schema: Schema) -> Callable[[Render], Render]:
+    """Declare the JSON schema of what a render function answers."""
+
+    def declare(render: Render) -> Render:
+        ANSWERS[render] = schema
+        return render
+
+    return declare
+
 
 #: freezer_action keys every action response carries (null when unset).
 ACTION_DEFAULT_KEYS = (
@@ -20,6 +47,16 @@ ACTION_DEFAULT_KEYS = (
 )
 
 
+@answers(
+    shape(
+        {
+            "backup_id": STRING,
+            "user_id": OWNER,
+            "user_name": OWNER,
+            "backup_metadata": OBJECT,
+        }
+    )
+)
 def v1_backup(record: Record) -> Document:
     """The seed's backup record: ``{backup_id, user_id, user_name, backup_metadata}``."""
     return {
@@ -30,6 +67,17 @@ def v1_backup(record: Record) -> Document:
     }
 
 
+@answers(
+    shape(
+        {
+            "backup_id": STRING,
+            "user_id": OWNER,
+            "project_id": OWNER,
+            "status": STRING,
+            "backup_metadata": OBJECT,
+        }
+    )
+)
 def backup(record: Record) -> Document:
     """Exactly five keys: tempest compares list items for equality."""
     return {
@@ -41,6 +89,16 @@ def backup(record: Record) -> Document:
     }
 
 
+@answers(
+    shape(
+        {
+            "project_id": OWNER,
+            "user_id": OWNER,
+            "client": shape({"client_id": STRING}),
+        },
+        {"last_seen": nullable(INTEGER), "alive": nullable(BOOLEAN)},
+    )
+)
 def client(record: Record) -> Document:
     return {
         "project_id": record.project_id,
@@ -64,10 +122,44 @@ def _action_body(record: Record) -> Document:
     }
 
 
+ACTION_ANSWER = shape(
+    {
+        "action_id": STRING,
+        "project_id": OWNER,
+        "user_id": OWNER,
+        "max_retries": nullable(INTEGER),
+        "max_retries_interval": nullable(INTEGER),
+        "mandatory": BOOLEAN,
+        "freezer_action": OBJECT,
+    },
+    {"timeout": {}},
+)
+
+
+@answers(ACTION_ANSWER)
 def action(record: Record) -> Document:
     return _action_body(record)
 
 
+@answers(
+    shape(
+        {
+            "job_id": STRING,
+            "project_id": OWNER,
+            "user_id": OWNER,
+            "client_id": STRING,
+            "job_schedule": OBJECT,
+            "job_actions": {"type": "array", "items": ACTION_ANSWER},
+        },
+        {
+            "session_id": nullable(STRING),
+            "session_tag": nullable(INTEGER),
+            "description": nullable(STRING),
+            "stale": BOOLEAN,
+            "client_last_seen": nullable(INTEGER),
+        },
+    )
+)
 def job(record: Record) -> Document:
     """A job with its actions in full; each keeps the job's own ``mandatory`` flag."""
     document = record.doc
@@ -91,6 +183,7 @@ def job(record: Record) -> Document:
     return rendered
 
 
+@answers(shape({"session_id": STRING, "project_id": OWNER, "user_id": OWNER}))
 def session(record: Record) -> Document:
     return {
         "session_id": record.doc_id,
@@ -103,7 +196,28 @@ def session(record: Record) -> Document:
 def id_and_version(id_key: str) -> Any:
     """The body answered to PATCH and replace of jobs, actions and sessions."""
 
+    @answers(shape({id_key: STRING, "version": INTEGER}))
     def render(record: Record) -> Document:
         return {id_key: record.doc_id, "version": record.version}
 
     return render
+
+
+@answers(
+    shape(
+        {
+            "objective_id": STRING,
+            "project_id": OWNER,
+            "user_id": OWNER,
+            "selector": OBJECT,
+            "max_age_seconds": INTEGER,
+        }
+    )
+)
+def objective(record: Record) -> Document:
+    return {
+        "objective_id": record.doc_id,
+        "project_id": record.project_id,
+        "user_id": record.user_id,
+        **record.doc,
+    }

@@ -76,6 +76,7 @@ class ActionRules(Rules):
     plural = "actions"
     noun = "action"
     replace_creates = True
+    schema = ACTION
     search_fields = SearchFields(
         columns={
             "action_id": "doc_id",
@@ -90,7 +91,7 @@ class ActionRules(Rules):
     )
 
     def __init__(self) -> None:
-        self._validator = Validator(ACTION, "action")
+        self._validator = Validator(self.schema, "action")
         self._freezer_action = Validator(FREEZER_ACTION, "freezer_action")
 
     def new_record(self, call: Call, storage: Storage, body: Any, doc_id: str | None) -> Record:

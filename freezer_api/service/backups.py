@@ -89,9 +89,10 @@ class BackupV1Rules(Rules):
     noun = "backup"
     search_fields = BACKUP_SEARCH
     creates_alone = True
+    schema = BACKUP_V1
 
     def __init__(self) -> None:
-        self._validator = Validator(BACKUP_V1, "backup metadata")
+        self._validator = Validator(self.schema, "backup metadata")
 
     def new_record(self, call: Call, storage: Storage, body: Any, doc_id: str | None) -> Record:
         metadata = self._checked(body)
@@ -142,9 +143,11 @@ class BackupRules(Rules):
     noun = "backup"
     search_fields = BACKUP_SEARCH
     creates_alone = True
+    schema = BACKUP
+    patch_schema = BACKUP_PATCH
 
     def __init__(self, protect_chains: bool = False) -> None:
-        self._validator = Validator(BACKUP, "backup")
+        self._validator = Validator(self.schema, "backup")
         self._patch_validator = Validator(BACKUP_PATCH, "backup update")
         self._protect_chains = protect_chains
 

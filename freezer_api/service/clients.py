@@ -30,6 +30,7 @@ class ClientRules(Rules):
 
     plural = "clients"
     noun = "client"
+    schema = CLIENT
     search_fields = SearchFields(
         columns={
             "client_id": "doc_id",
@@ -46,7 +47,7 @@ class ClientRules(Rules):
     reregister_updates = True
 
     def __init__(self, liveness: Liveness | None = None) -> None:
-        self._validator = Validator(CLIENT, "client")
+        self._validator = Validator(self.schema, "client")
         self._liveness = liveness or Liveness()
 
     @classmethod

@@ -9,13 +9,13 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from freezer_api import metrics
 from freezer_api.context import Identity
 from freezer_api.errors import InvalidDocument, NotFound
 from freezer_api.service.liveness import Liveness
-from freezer_api.service.schemas import DOC_ID, Validator
+from freezer_api.service.schemas import DOC_ID, Schema, Validator
 from freezer_api.service.search import Search, SearchFields
 from freezer_api.storage.base import (
     AnyOf,
@@ -105,6 +105,12 @@ class Rules:
     search_fields: SearchFields
     #: POST to a missing item creates it (Freezer's create-or-replace)
     replace_creates: bool = False
+    #: the JSON schema the rules check a create (and replace) body with; also what the
+    #: OpenAPI document says of that body
+    schema: ClassVar[Schema] = {"type": "object"}
+    #: the schema of a PATCH body; None: any part of ``schema`` (the merged document is
+    #: checked against ``schema``)
+    patch_schema: ClassVar[Schema | None] = None
     #: a create is one insert of a record built from the body alone (``new_record``
     #: reads nothing, ``create`` and ``expand`` add nothing): it is built and validated
     #: before the write transaction, which then holds the database only for the insert

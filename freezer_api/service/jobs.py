@@ -133,6 +133,8 @@ class JobRules(Rules):
     plural = "jobs"
     noun = "job"
     replace_creates = True
+    schema = JOB
+    patch_schema = JOB_PATCH
     search_fields = SearchFields(
         columns={
             "job_id": "doc_id",
@@ -154,7 +156,7 @@ class JobRules(Rules):
         clock: Clock = time.time,
         liveness: Liveness | None = None,
     ) -> None:
-        self._validator = Validator(JOB, "job")
+        self._validator = Validator(self.schema, "job")
         self._patch_validator = Validator(JOB_PATCH, "job update")
         self._trusts = trusts
         self._clock = clock

@@ -47,6 +47,7 @@ class ObjectiveRules(Rules):
     plural = "objectives"
     noun = "objective"
     creates_alone = True
+    schema = OBJECTIVE
     search_fields = SearchFields(
         columns={"objective_id": "doc_id", "user_id": "user_id"},
         path_of=lambda key: ("selector", key) if key in SELECTOR_NAMES else (key,),
@@ -55,7 +56,7 @@ class ObjectiveRules(Rules):
     )
 
     def __init__(self) -> None:
-        self._validator = Validator(OBJECTIVE, "objective")
+        self._validator = Validator(self.schema, "objective")
 
     def new_record(self, call: Call, storage: Storage, body: Any, doc_id: str | None) -> Record:
         document = self._document(body)
@@ -77,15 +78,6 @@ class ObjectiveRules(Rules):
         body = require_object(body, "An objective")
         self._validator.check(body)
         return {"selector": {}, **body}
-
-
-def objective_view(record: Record) -> dict[str, Any]:
-    return {
-        "objective_id": record.doc_id,
-        "project_id": record.project_id,
-        "user_id": record.user_id,
-        **record.doc,
-    }
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,6 +37,8 @@ BUCKETS: Mapping[str, Callable[[datetime.datetime], str]] = {
     "yearly": lambda moment: moment.strftime("%Y"),
 }
 DURATION = re.compile(r"(\d+)([hdwy])")
+#: a whole duration, as JSON schemas write it
+DURATION_PATTERN = r"^(\d+[hdwy])+$"
 UNIT_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 #: backups of a set read at a time
 PAGE = 1000

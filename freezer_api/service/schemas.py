@@ -25,6 +25,28 @@ STRING: Schema = {"type": "string"}
 INTEGER: Schema = {"type": "integer"}
 BOOLEAN: Schema = {"type": "boolean"}
 STRINGS: Schema = {"type": "array", "items": STRING}
+OBJECT: Schema = {"type": "object"}
+
+
+def nullable(schema: Schema) -> Schema:
+    """``schema``, or null."""
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def shape(required: dict[str, Schema], optional: dict[str, Schema] | None = None) -> Schema:
+    """An object with ``required`` keys (and maybe ``optional`` ones), open to others."""
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": {**required, **(optional or {})},
+    }
+
+
+def listing(key: str, item: Schema, **others: Schema) -> Schema:
+    """``{key: [item, ...], ...others}``: the shape of a list answer."""
+    return shape({key: {"type": "array", "items": item}, **others})
+
+
 #: A piece of a seed backup_id: it must stay addressable in a URL path.
 ID_PART: Schema = {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": "^[^/]+$"}
 

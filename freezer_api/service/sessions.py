@@ -66,6 +66,8 @@ class SessionRules(Rules):
     plural = "sessions"
     noun = "session"
     replace_creates = True
+    schema = SESSION
+    patch_schema = SESSION_PATCH
     search_fields = SearchFields(
         columns={"session_id": "doc_id", "status": "status", "user_id": "user_id"},
         path_of=lambda key: ("schedule", key) if key in SCHEDULE_KEYS else (key,),
@@ -74,7 +76,7 @@ class SessionRules(Rules):
     )
 
     def __init__(self) -> None:
-        self._validator = Validator(SESSION, "session")
+        self._validator = Validator(self.schema, "session")
         self._patch_validator = Validator(SESSION_PATCH, "session update")
 
     def new_record(self, call: Call, storage: Storage, body: Any, doc_id: str | None) -> Record:

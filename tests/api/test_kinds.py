@@ -4,8 +4,8 @@
 The test adds a kind the service does not have (``notes``) the way a release would:
 rules and a schema in the service layer, a table for the storage (here created as its
 migration would), and one entry in the v2 table of kinds. Routes, policy rules, the JSON
-home document and the storage's repository all follow from those, with nothing else
-edited.
+home and OpenAPI documents and the storage's repository all follow from those, with
+nothing else edited.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from freezer_api.api import routes, views
 from freezer_api.api.resources import ApiVersion
 from freezer_api.app import create_app
 from freezer_api.service.documents import Call, Rules, require_object
-from freezer_api.service.schemas import NAME, Validator
+from freezer_api.service.schemas import NAME, STRING, Validator, shape
 from freezer_api.service.search import SearchFields
 from freezer_api.storage.base import Change, Record, Storage
 from freezer_api.storage.sql.models import TABLES, DocumentColumns, Name, owner_indexes
@@ -43,12 +43,13 @@ NOTE = {
 class NoteRules(Rules):
     plural = "notes"
     noun = "note"
+    schema = NOTE
     search_fields = SearchFields(
         columns={"note_id": "doc_id", "title": "title"}, path_of=lambda key: (key,), text=("title",)
     )
 
     def __init__(self) -> None:
-        self._validator = Validator(NOTE, "note")
+        self._validator = Validator(self.schema, "note")
 
     def new_record(self, call: Call, storage: Storage, body: Any, doc_id: str | None) -> Record:
         self._validator.check(require_object(body, "A note"))
@@ -75,6 +76,7 @@ class Note(DocumentColumns, NoteBase):
     title: Mapped[str | None] = mapped_column(Name)
 
 
+@views.answers(shape({"note_id": STRING, "title": STRING}))
 def note_view(record: Record) -> dict[str, Any]:
     return {"note_id": record.doc_id, "project_id": record.project_id, **record.doc}
 
@@ -136,7 +138,7 @@ def test_a_new_kind_is_served_from_its_one_entry(notes_client):
     assert member.get(f"notes/{note_id}").status_code == 404
 
 
-def test_a_new_kind_has_its_policy_rules_and_json_home_entries(notes_client):
+def test_a_new_kind_has_its_policy_rules_json_home_and_openapi_entries(notes_client):
     rules = {rule.name: rule for rule in routes.policy_rules(VERSIONS)}
     assert rules["notes:create"].check_str == "rule:admin_or_owner"
     assert rules["notes:get_all"].operations == [
@@ -145,6 +147,15 @@ def test_a_new_kind_has_its_policy_rules_and_json_home_entries(notes_client):
     home = json.loads(notes_client.simulate_get("/v2").text)["resources"]
     assert home["rel/notes"]["href-template"] == "/v2/{project_id}/notes/{note_id}"
     assert home["rel/notes"]["hints"]["allow"] == ["DELETE", "GET", "PATCH", "POST"]
+    described = notes_client.simulate_get("/v2/openapi.json").json["paths"]
+    create = described["/v2/{project_id}/notes"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"] == NOTE
+    item = described["/v2/{project_id}/notes/{note_id}"]
+    assert sorted(item) == ["delete", "get", "patch", "post"]
+    assert (
+        "title"
+        in item["get"]["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+    )
     # the kinds of the release are untouched
     assert "notes:create" not in {rule.name for rule in routes.policy_rules()}
 

@@ -51,10 +51,15 @@ def test_no_invalid_or_revoked_token_is_401(keystone, freezer_url, project, agin
     assert call(freezer_url, "GET", path, token).status_code == 401
 
 
-def test_versions_and_healthcheck_need_no_token(freezer_url):
+def test_versions_healthcheck_and_openapi_need_no_token(freezer_url):
     assert call(freezer_url, "GET", "/").status_code == 300
     assert call(freezer_url, "GET", "/healthcheck").status_code == 200
+    for version in ("v1", "v2"):
+        described = call(freezer_url, "GET", f"/{version}/openapi.json")
+        assert described.status_code == 200
+        assert described.json()["info"]["version"] == version
     assert call(freezer_url, "GET", "/v2").status_code == 401
+    assert call(freezer_url, "GET", "/v2/openapi.json/backups").status_code == 401
 
 
 def test_members_write_readers_read_others_are_refused(keystone, freezer_url, project):
