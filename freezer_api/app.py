@@ -80,7 +80,19 @@ def create_falcon_app(
             conf.centralized_scheduler.trusts_delegated_roles,
         )
     wiring = Wiring(trusts, clock, settings.protect_chains, liveness)
-    routes.add_routes(app, Parts(storage, limits, policy, wiring), versions)
+    parts = Parts(storage, limits, policy, wiring)
+    routes.add_routes(app, parts, versions)
+    if settings.dashboard:
+        from freezer_api import dashboard
+
+        dashboard.add_routes(
+            app,
+            parts,
+            next(version.kinds for version in versions if version.id == "v2"),
+            page_size=settings.dashboard_page_size,
+            keystone=settings.auth_strategy == "keystone",
+            conf=settings.conf if settings.conf is not None else build_conf([], config_files=False),
+        )
     return app
 
 

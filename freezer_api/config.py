@@ -214,6 +214,21 @@ metrics_opts = [
     ),
 ]
 
+dashboard_opts = [
+    cfg.BoolOpt(
+        "enabled",
+        default=True,
+        help="Serve the read-only dashboard at /dashboard/ (in keystone mode, with a sign-in "
+        "form; the paste pipeline's dashboard_session filter keeps its session).",
+    ),
+    cfg.StrOpt(
+        "keystone_url",
+        help="The Keystone the sign-in form asks for tokens (default: [keystone_authtoken] "
+        "www_authenticate_uri, else its auth_url).",
+    ),
+    cfg.IntOpt("page_size", default=25, min=1, max=500, help="Rows of each dashboard page."),
+]
+
 paste_opts = [
     cfg.StrOpt(
         "config_file",
@@ -264,7 +279,7 @@ noauth_opts = [
 
 
 #: the first groups of ``registered_opts()`` are this server's own
-OWN_GROUPS = 9
+OWN_GROUPS = 10
 
 
 def registered_opts() -> list[tuple[str, Sequence[Any]]]:
@@ -276,6 +291,7 @@ def registered_opts() -> list[tuple[str, Sequence[Any]]]:
         ("clients", clients_opts),
         ("jobs", jobs_opts),
         ("metrics", metrics_opts),
+        ("dashboard", dashboard_opts),
         ("noauth", noauth_opts),
         ("paste_deploy", paste_opts),
         ("centralized_scheduler", centralized_scheduler_opts),
@@ -349,6 +365,8 @@ class Settings:
     alive_seconds: int = 300
     lease_seconds: int = 900
     fail_stale: bool = False
+    dashboard: bool = True
+    dashboard_page_size: int = 25
     max_body_size: int = MAX_BODY_SIZE
     noauth: NoauthIdentity = NoauthIdentity(
         "noauth-user", "noauth", "noauth-project", ("member", "reader")
@@ -440,6 +458,8 @@ def settings_from_conf(conf: cfg.ConfigOpts) -> Settings:
         alive_seconds=conf.clients.alive_seconds,
         lease_seconds=conf.jobs.lease_seconds,
         fail_stale=conf.jobs.fail_stale,
+        dashboard=conf.dashboard.enabled,
+        dashboard_page_size=conf.dashboard.page_size,
         max_body_size=conf.oslo_middleware.max_request_body_size,
         noauth=NoauthIdentity(
             user_id=conf.noauth.user_id,

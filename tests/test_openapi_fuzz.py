@@ -4,7 +4,9 @@ no answer is a 5xx, and every answer is one the document describes, in its shape
 
 from __future__ import annotations
 
+import collections
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -76,6 +78,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
     log = (directory / "log").read_text()
     assert "Traceback" not in log, log[-4000:]
+    statuses = collections.Counter(re.findall(r'" status: (\d+) ', log))
+    print(
+        f"\nfuzzed: {sum(statuses.values())} requests; statuses: {dict(sorted(statuses.items()))}"
+    )
 
 
 def _schema(version: str) -> Any:

@@ -15,7 +15,13 @@ from freezer_api.errors import InvalidDocument, Unauthorized
 
 #: Paths answered without an identity.
 #: what anyone may read without a token: the versions document and the API's description
-PUBLIC_PATHS = frozenset({"/", "", "/v1/openapi.json", "/v2/openapi.json"})
+PUBLIC_PATHS = frozenset({"/", "", "/v1/openapi.json", "/v2/openapi.json", "/dashboard/login"})
+#: and what is below these: the dashboard's assets
+PUBLIC_PREFIXES = ("/dashboard/static/",)
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
 class RequireJSON:
@@ -60,7 +66,7 @@ class KeystoneIdentity:
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:
         act_as(None)
-        if req.path in PUBLIC_PATHS:
+        if is_public(req.path):
             return
         env = req.env
         if env.get("HTTP_X_IDENTITY_STATUS") != "Confirmed":

@@ -23,7 +23,7 @@ from paste import deploy
 
 from freezer_api import metrics
 from freezer_api.api import errors as api_errors
-from freezer_api.api.middleware import PUBLIC_PATHS
+from freezer_api.api.middleware import is_public
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 DEFAULT_PASTE_FILE = Path(__file__).resolve().parent.parent / "api-paste.ini"
@@ -135,6 +135,16 @@ def versions_factory(
     return lambda app: PublicVersions(app, falcon_app)
 
 
+def dashboard_session_factory(
+    global_conf: dict[str, Any], **local_conf: Any
+) -> Callable[[WSGIApp], WSGIApp]:
+    """The dashboard's session cookie as the token auth_token validates (keystone mode)."""
+    from freezer_api.dashboard.signin import DashboardSession
+
+    falcon_app = _parts.get().falcon_app
+    return lambda app: DashboardSession(app, falcon_app)
+
+
 def authtoken_factory(
     global_conf: dict[str, Any], **local_conf: Any
 ) -> Callable[[WSGIApp], WSGIApp]:
@@ -231,7 +241,7 @@ class PublicVersions:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        app = self._public_app if environ.get("PATH_INFO", "") in PUBLIC_PATHS else self._app
+        app = self._public_app if is_public(environ.get("PATH_INFO", "")) else self._app
         return app(environ, start_response)
 
 

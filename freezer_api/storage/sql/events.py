@@ -48,6 +48,15 @@ class SqlEvents:
             rows = connection.execute(statement).all()
         return [Event(*row) for row in rows]
 
+    def latest(self, *, project_id: str, before: int | None, limit: int) -> list[Event]:
+        conditions = [EVENTS.c.project_id == project_id]
+        if before is not None:
+            conditions.append(EVENTS.c.seq < before)
+        statement = select(*_COLUMNS).where(*conditions).order_by(EVENTS.c.seq.desc()).limit(limit)
+        with translated_errors("event"), reading(self._engine, None) as connection:
+            rows = connection.execute(statement).all()
+        return [Event(*row) for row in rows]
+
     def purged(self) -> int:
         with translated_errors("event"), reading(self._engine, None) as connection:
             purged: int = connection.execute(select(HEAD.c.purged)).scalar_one()
