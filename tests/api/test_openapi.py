@@ -57,7 +57,8 @@ def test_every_route_and_method_the_app_serves_is_described(settings, storage):
         (_template(route.path, doc_ids), method.method)
         for route in falcon.inspect.inspect_routes(app)
         for method in route.methods
-        if not method.internal and method.method != "OPTIONS"
+        if not method.internal
+        and method.method != "OPTIONS"
         # NOTE: the dashboard's HTML pages are no part of the API
         and not route.path.startswith("/dashboard")
     }
