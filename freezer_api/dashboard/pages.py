@@ -229,7 +229,10 @@ class SetPage(PageResource):
         name = chains.set_name(sets, project_id, params)
         found = chains.Chains(sets, project_id)
         limit = self.limit()
-        backups = sets.backups(project_id=project_id, key=name.key, before=before, limit=limit)
+        # NOTE: one more than a page tells whether there is a next one
+        backups = sets.backups(project_id=project_id, key=name.key, before=before, limit=limit + 1)
+        more = len(backups) > limit
+        backups = backups[:limit]
         rows = []
         for backup in backups:
             chain = found.chain(name, backup)
@@ -241,7 +244,7 @@ class SetPage(PageResource):
                     "problem": chain.problem,
                 }
             )
-        last = backups[-1] if len(backups) == limit else None
+        last = backups[-1] if more else None
         sizes = [size_of(backup) for backup in reversed(backups)]
         timeline = {
             "time": [backup.time_stamp for backup in reversed(backups)],
@@ -275,14 +278,16 @@ class ListPage(PageResource):
         call = self.call(req, self.plural, project_id)
         service = self._services.services[self.plural]
         limit = self.limit()
-        page = Page(limit=limit, offset=0, marker=req.get_param("marker") or None)
+        page = Page(limit=limit + 1, offset=0, marker=req.get_param("marker") or None)
         records = service.search(call, search, page)
+        more = len(records) > limit
+        records = records[:limit]
         kind = self._services.kinds[self.plural]
         rendered = [kind.render(record) for record in records]
         if self.plural in ("clients", "jobs"):
             extras = service.liveness(call, records)
             rendered = [{**each, **extra} for each, extra in zip(rendered, extras, strict=True)]
-        after = records[-1].doc_id if len(records) == limit else None
+        after = records[-1].doc_id if more else None
         return {"records": rendered, "next": after}
 
 
@@ -345,9 +350,10 @@ class EventsPage(PageResource):
             raise InvalidDocument(f"The cursor {raw!r} is not one this page gave.")
         limit = self.limit()
         events = self._services.parts.storage.events.latest(
-            project_id=project_id, before=None if raw is None else int(raw), limit=limit
+            project_id=project_id, before=None if raw is None else int(raw), limit=limit + 1
         )
-        after = str(events[-1].seq) if len(events) == limit else None
+        after = str(events[limit - 1].seq) if len(events) > limit else None
+        events = events[:limit]
         return {"events": events, "next": after}
 
 
