@@ -54,7 +54,7 @@ test: $(VENV)/.installed-test $(KEYSTONE_VENV)/.installed $(LEGACY_VENV)/.instal
 try-cli: $(VENV)/.installed-test $(KEYSTONE_VENV)/.installed
 	FREEZER_TEST_KEYSTONE_VENV=$(KEYSTONE_VENV) $(BIN)/python -m tests.keystone.local $(ARGS)
 
-## services: install postgresql-15, mariadb-server, galera-4 (Debian, as root) and start them for the tests
+## services: install postgresql-15, mariadb-server, galera-4, chromium... (Debian, as root) and start the databases for the tests
 services:
 	scripts/services
 
