@@ -314,3 +314,44 @@ def test_crossed_writers_end_busy_or_take_turns(storage):
         assert sorted(outcomes) == ["busy", "written"]
     # what a busy block wrote is gone: each record counts the blocks that were written
     assert totals == [written, written]
+
+
+def test_any_of_columns_pages_like_one_or(storage):
+    """A free-text search (one value in any of several indexed columns) answers each page,
+    offset, marker and extra filter as the plain OR does, whichever alternative matches."""
+    names = ["etc", "db", "etc", "x", "etc", "db", "x", "etc", "db", "etc"]
+    for number, name in enumerate(names):
+        host = "etc" if number in (3, 6) else f"h{number % 3}"
+        storage.backups.insert(
+            record(f"b{number}", backup_name=name, hostname=host, container="c", status="available")
+        )
+    storage.backups.insert(record("etc", backup_name="other", hostname="h9", container="c"))
+    text = AnyOf(tuple(Filter(column, "etc") for column in ("backup_name", "hostname", "doc_id")))
+    expected = [f"b{n}" for n, name in enumerate(names) if name == "etc" or n in (3, 6)] + ["etc"]
+
+    def search(**kwargs: Any) -> list[str]:
+        return ids(storage.backups.search(scope=PROJECT, query=page(**kwargs)))
+
+    assert search(filters=(text,), limit=100) == expected
+    for limit in (1, 2, 3):
+        for offset in (0, 1, 4):
+            assert (
+                search(filters=(text,), limit=limit, offset=offset)
+                == expected[offset : offset + limit]
+            )
+    walked, marker = [], None
+    while True:
+        found = search(filters=(text,), limit=2, marker=marker)
+        if not found:
+            break
+        walked += found
+        marker = found[-1]
+    assert walked == expected
+    narrowed = (text, Filter("hostname", "h0"))
+    assert search(filters=narrowed, limit=100) == [
+        doc_id for doc_id in expected if doc_id in ("b0", "b9")
+    ]
+    hosts = {f"b{n}": "etc" if n in (3, 6) else f"h{n % 3}" for n in range(len(names))}
+    by_host = sorted(expected, key=lambda doc_id: (hosts.get(doc_id, "h9"), expected.index(doc_id)))
+    assert search(filters=(text,), limit=4, order=(SortKey("hostname"),)) == by_host[:4]
+    assert search(filters=(text, Filter("status", "available")), limit=2) == expected[:2]
