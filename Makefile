@@ -44,8 +44,14 @@ $(LEGACY_VENV)/.installed:
 run: $(VENV)/.installed
 	$(BIN)/freezer-api $(ARGS)
 
+# The search tests' OpenSearch node: Maven Central artifacts and a launcher (Java 17, Maven)
+OPENSEARCH_NODE := tests/opensearch/node
+$(OPENSEARCH_NODE)/target/.built: $(OPENSEARCH_NODE)/pom.xml $(wildcard $(OPENSEARCH_NODE)/src/main/java/*/*/*/*/*.java)
+	cd $(OPENSEARCH_NODE) && mvn -q -B package -DskipTests
+	touch $@
+
 ## test: install what the tests need, then run the whole suite
-test: $(VENV)/.installed-test $(KEYSTONE_VENV)/.installed $(LEGACY_VENV)/.installed
+test: $(VENV)/.installed-test $(KEYSTONE_VENV)/.installed $(LEGACY_VENV)/.installed $(OPENSEARCH_NODE)/target/.built
 	FREEZER_TEST_KEYSTONE_VENV=$(KEYSTONE_VENV) FREEZER_TEST_LEGACY_VENV=$(LEGACY_VENV) \
 	    $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile \
 	    --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
