@@ -184,3 +184,15 @@ def test_the_dashboard_can_be_turned_off(settings, storage):
         create_app(make_settings(settings.database_url, dashboard=False), storage)
     )
     assert off.simulate_get("/dashboard/", headers=ANN).status_code == 404
+
+
+def test_the_forms_cookie_is_secure_over_tls_only(client):
+    """The sign-in form's CSRF cookie (and the session's, set the same way): HttpOnly,
+    SameSite=Strict, path /dashboard, and Secure when the request came over TLS."""
+    for protocol, secure in (("https", True), ("http", False)):
+        answer = client.simulate_get("/dashboard/login", protocol=protocol, headers=BROWSER)
+        assert answer.status_code == 200
+        cookie = answer.headers["set-cookie"]
+        assert cookie.startswith("freezer_csrf=")
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/dashboard" in cookie
+        assert ("Secure" in cookie) == secure
