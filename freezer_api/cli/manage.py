@@ -17,7 +17,7 @@ from freezer_api.app import backend
 from freezer_api.cli import progress
 from freezer_api.config import Settings, load_settings
 from freezer_api.errors import FreezerError
-from freezer_api.service import chains, legacy, retention
+from freezer_api.service import chains, elastic, legacy, retention
 from freezer_api.storage import open_backend
 from freezer_api.storage.base import Backend, Document, SchemaNotReady
 
@@ -62,6 +62,26 @@ def _parser() -> argparse.ArgumentParser:
         "--from-freezer-api",
         metavar="URL",
         help="SQLAlchemy URL of a freezer-api 19.0.0 database to copy from",
+    )
+    source.add_argument(
+        "--from-elasticsearch",
+        metavar="URL",
+        help="an Elasticsearch or OpenSearch that holds an Elasticsearch-backed freezer-api's "
+        "index (http://host:9200): read it over HTTP, by scroll pages",
+    )
+    source.add_argument(
+        "--from-elasticsearch-dump",
+        metavar="PATH",
+        help="a dump of such an index: elasticdump's lines, or one document per line",
+    )
+    load.add_argument(
+        "--index", default="freezer", help="the index of --from-elasticsearch (freezer)"
+    )
+    load.add_argument(
+        "--default-project-id",
+        metavar="ID",
+        help="the project of the index's v1 documents, which name none (else they are refused "
+        "and reported)",
     )
     _retention_parser(groups)
     events = groups.add_parser("events", help="the change feed (GET /v2/{project_id}/events)")
@@ -230,6 +250,8 @@ def db_import(settings: Settings, args: argparse.Namespace) -> str:
         legacy_source = open_backend(args.from_freezer_api)
         records = legacy.legacy_records(legacy_source.read_freezer_api_19)
         counts = _imported(target, records, args)
+    elif args.from_elasticsearch or args.from_elasticsearch_dump:
+        return _from_elasticsearch(target, args)
     else:
         with open(args.input) if args.input else contextlib.nullcontext(sys.stdin) as source:
             lines = Lines(source)
@@ -242,6 +264,31 @@ def db_import(settings: Settings, args: argparse.Namespace) -> str:
     if args.dry_run:
         return f"would import {summary or 'nothing'} (dry run: nothing was written)"
     return f"imported {summary or 'nothing'}"
+
+
+def _from_elasticsearch(target: Backend, args: argparse.Namespace) -> str:
+    """Import an Elasticsearch-backed freezer-api's index (or its dump), idempotently: the
+    records already stored (by id) are left as they are."""
+    report = elastic.Report()
+    converter = elastic.Converter(args.default_project_id, report)
+    args.skip_existing = True
+    if args.from_elasticsearch:
+        counts = _imported(
+            target, converter.records(elastic.index_hits(args.from_elasticsearch, args.index)), args
+        )
+    else:
+        with open(args.from_elasticsearch_dump) as lines:
+            counts = _imported(target, converter.records(elastic.dump_hits(lines)), args)
+    read = ", ".join(f"{count} {kind}" for kind, count in sorted(report.read.items()))
+    skipped = counts.pop("skipped", 0)
+    stored = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()) if count)
+    verb = "would import" if args.dry_run else "imported"
+    return (
+        f"read {read or 'nothing'}; {verb} {stored or 'nothing'}"
+        + (f" ({skipped} already stored)" if skipped else "")
+        + f"; {report.summary()}"
+        + (" (dry run: nothing was written)" if args.dry_run else "")
+    )
 
 
 def _imported(
