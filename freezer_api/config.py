@@ -229,6 +229,17 @@ dashboard_opts = [
     cfg.IntOpt("page_size", default=25, min=1, max=500, help="Rows of each dashboard page."),
 ]
 
+search_opts = [
+    cfg.ListOpt("hosts", default=["http://127.0.0.1:9200"], help="OpenSearch URLs."),
+    cfg.StrOpt("index", default="freezer", help="The index (its cursor: INDEX-meta)."),
+    cfg.StrOpt("username", help="HTTP basic authentication user."),
+    cfg.StrOpt("password", secret=True, help="HTTP basic authentication password."),
+    cfg.BoolOpt("verify_certs", default=True, help="Check the server's TLS certificate."),
+    cfg.StrOpt("ca_certs", help="CA bundle of the server's TLS certificate."),
+    cfg.IntOpt("timeout", default=10, min=1, help="Seconds a request to OpenSearch may take."),
+]
+
+
 paste_opts = [
     cfg.StrOpt(
         "config_file",
@@ -279,7 +290,7 @@ noauth_opts = [
 
 
 #: the first groups of ``registered_opts()`` are this server's own
-OWN_GROUPS = 10
+OWN_GROUPS = 11
 
 
 def registered_opts() -> list[tuple[str, Sequence[Any]]]:
@@ -292,6 +303,7 @@ def registered_opts() -> list[tuple[str, Sequence[Any]]]:
         ("jobs", jobs_opts),
         ("metrics", metrics_opts),
         ("dashboard", dashboard_opts),
+        ("search", search_opts),
         ("noauth", noauth_opts),
         ("paste_deploy", paste_opts),
         ("centralized_scheduler", centralized_scheduler_opts),

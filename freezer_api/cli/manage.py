@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any
 
-from freezer_api import version
+from freezer_api import search, version
 from freezer_api.app import backend
 from freezer_api.cli import progress
 from freezer_api.config import Settings, load_settings
@@ -84,6 +84,18 @@ def _parser() -> argparse.ArgumentParser:
         "and reported)",
     )
     _retention_parser(groups)
+    search = groups.add_parser(
+        "search", help="the OpenSearch index of the catalogue ([search] in the config file)"
+    )
+    search_commands = search.add_subparsers(dest="command", required=True)
+    follow = search_commands.add_parser(
+        "sync", help="apply the change feed to the index, from the cursor the index keeps"
+    )
+    follow.add_argument("--limit", type=positive, metavar="N", help="at most N events")
+    search_commands.add_parser(
+        "reindex",
+        help="index every record of a snapshot of the catalogue, then the feed since",
+    )
     events = groups.add_parser("events", help="the change feed (GET /v2/{project_id}/events)")
     events_commands = events.add_subparsers(dest="command", required=True)
     purge = events_commands.add_parser(
@@ -303,6 +315,36 @@ def _imported(
     )
 
 
+def _search_index(settings: Settings) -> tuple[Backend, search.SearchIndex]:
+    conf = settings.conf
+    assert conf is not None
+    target = ready(settings)
+    return target, search.SearchIndex(search.client(conf), conf.search.index)
+
+
+def search_sync(settings: Settings, args: argparse.Namespace) -> str:
+    target, index = _search_index(settings)
+    storage = target.open()
+    try:
+        outcome = search.sync(storage, index, limit=args.limit)
+    finally:
+        storage.close()
+    return (
+        f"indexed {outcome.indexed}, deleted {outcome.deleted}, {outcome.stale} already newer; "
+        f"cursor {outcome.cursor}"
+    )
+
+
+def search_reindex(settings: Settings, args: argparse.Namespace) -> str:
+    target, index = _search_index(settings)
+    storage = target.open()
+    try:
+        outcome = search.reindex(target, storage, index)
+    finally:
+        storage.close()
+    return f"indexed {outcome.indexed}, deleted {outcome.deleted}; cursor {outcome.cursor}"
+
+
 COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], str]] = {
     ("db", "sync"): db_sync,
     ("db", "version"): db_version,
@@ -310,6 +352,8 @@ COMMANDS: dict[tuple[str, str], Callable[[Settings, argparse.Namespace], str]] =
     ("db", "import"): db_import,
     ("retention", "apply"): retention_apply,
     ("events", "purge"): events_purge,
+    ("search", "sync"): search_sync,
+    ("search", "reindex"): search_reindex,
 }
 
 

@@ -297,8 +297,9 @@ class Events(Protocol):
         (from the oldest kept without); ``CursorPurged`` when events after ``since`` were
         purged."""
 
-    def latest(self, *, project_id: str, before: int | None, limit: int) -> list[Event]:
-        """The project's newest events, newest first, before the cursor ``before``."""
+    def latest(self, *, project_id: str | None, before: int | None, limit: int) -> list[Event]:
+        """The project's newest events (every project's with None), newest first, before
+        the cursor ``before``."""
 
     def purged(self) -> int:
         """The cursor of the last event purged (0 when none was): the oldest one usable."""

@@ -48,8 +48,8 @@ class SqlEvents:
             rows = connection.execute(statement).all()
         return [Event(*row) for row in rows]
 
-    def latest(self, *, project_id: str, before: int | None, limit: int) -> list[Event]:
-        conditions = [EVENTS.c.project_id == project_id]
+    def latest(self, *, project_id: str | None, before: int | None, limit: int) -> list[Event]:
+        conditions = [] if project_id is None else [EVENTS.c.project_id == project_id]
         if before is not None:
             conditions.append(EVENTS.c.seq < before)
         statement = select(*_COLUMNS).where(*conditions).order_by(EVENTS.c.seq.desc()).limit(limit)
