@@ -355,3 +355,4 @@ def test_any_of_columns_pages_like_one_or(storage):
     by_host = sorted(expected, key=lambda doc_id: (hosts.get(doc_id, "h9"), expected.index(doc_id)))
     assert search(filters=(text,), limit=4, order=(SortKey("hostname"),)) == by_host[:4]
     assert search(filters=(text, Filter("status", "available")), limit=2) == expected[:2]
+    assert search(filters=(AnyOf(()),), limit=2) == []

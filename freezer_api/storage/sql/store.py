@@ -401,7 +401,8 @@ class SqlRepository:
         return self._page(conditions, order), values
 
     def _columns_only(self, condition: AnyOf) -> bool:
-        return all(
+        # NOTE: AnyOf(()) matches nothing (a derived filter that found nothing): no union
+        return bool(condition.filters) and all(
             isinstance(part, Filter) and isinstance(part.field, str) and not part.negate
             for part in condition.filters
         )
