@@ -10,7 +10,7 @@ from typing import Any
 
 import falcon
 
-from freezer_api import jsonfast, metrics
+from freezer_api import jsonfast, metrics, search
 from freezer_api.api import errors as api_errors
 from freezer_api.api import middleware, pipeline, routes
 from freezer_api.api.resources import ApiVersion, Limits, Parts
@@ -46,6 +46,7 @@ def create_falcon_app(
     clock: Clock = time.time,
     versions: tuple[ApiVersion, ...] = routes.VERSIONS,
     liveness: Liveness | None = None,
+    conf: Any = None,
 ) -> falcon.App[Any, Any]:
     """Build the falcon application (without the WSGI middleware around it)."""
     identity: Any = (
@@ -79,7 +80,11 @@ def create_falcon_app(
             conf.centralized_scheduler.auth_section,
             conf.centralized_scheduler.trusts_delegated_roles,
         )
-    wiring = Wiring(trusts, clock, settings.protect_chains, liveness)
+    if conf is None:
+        conf = settings.conf if settings.conf is not None else build_conf([], config_files=False)
+    wiring = Wiring(
+        trusts, clock, settings.protect_chains, liveness, text_search=search.text_search(conf)
+    )
     parts = Parts(storage, limits, policy, wiring)
     routes.add_routes(app, parts, versions)
     if settings.dashboard:
@@ -91,7 +96,7 @@ def create_falcon_app(
             next(version.kinds for version in versions if version.id == "v2"),
             page_size=settings.dashboard_page_size,
             keystone=settings.auth_strategy == "keystone",
-            conf=settings.conf if settings.conf is not None else build_conf([], config_files=False),
+            conf=conf,
         )
     return app
 
@@ -115,7 +120,7 @@ def create_app(
     policy.load()
     liveness = Liveness(settings.alive_seconds, settings.lease_seconds, clock)
     falcon_app = create_falcon_app(
-        settings, storage, policy, clock=clock, versions=versions, liveness=liveness
+        settings, storage, policy, clock=clock, versions=versions, liveness=liveness, conf=conf
     )
     catalogue = metrics.Catalogue(
         gauges.CatalogueGauges(storage, liveness, clock, conf.metrics.max_sets).read,

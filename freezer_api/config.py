@@ -230,6 +230,14 @@ dashboard_opts = [
 ]
 
 search_opts = [
+    cfg.StrOpt(
+        "backend",
+        default="sql",
+        choices=["sql", "opensearch"],
+        help="What answers free-text searches (?search=, ?q=, the CLI's --search): the "
+        "catalogue's database, or the OpenSearch index (kept by freezer-manage search sync; "
+        "if it fails, the search is answered from the database, logged and counted).",
+    ),
     cfg.ListOpt("hosts", default=["http://127.0.0.1:9200"], help="OpenSearch URLs."),
     cfg.StrOpt("index", default="freezer", help="The index (its cursor: INDEX-meta)."),
     cfg.StrOpt("username", help="HTTP basic authentication user."),

@@ -85,6 +85,11 @@ class ServerMetrics:
             "Transactions that lost every attempt, answered 503.",
             registry=registry,
         )
+        self.search_fallbacks = Counter(
+            "freezer_api_search_fallbacks",
+            "Free-text searches answered from SQL because OpenSearch failed.",
+            registry=registry,
+        )
 
     def exposition(self, catalogue: Catalogue | None) -> bytes:
         """The text ``/metrics`` answers: every process's metrics, and the catalogue's."""

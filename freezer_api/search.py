@@ -59,7 +59,16 @@ def client(conf: cfg.ConfigOpts) -> Any:
         verify_certs=section.verify_certs,
         ca_certs=section.ca_certs,
         timeout=section.timeout,
+        # NOTE: a search falls back to SQL at once rather than trying every host again
+        max_retries=0,
     )
+
+
+def text_search(conf: cfg.ConfigOpts) -> SearchIndex | None:
+    """The index that answers free-text searches: with ``[search] backend = opensearch``."""
+    if conf.search.backend != "opensearch":
+        return None
+    return SearchIndex(client(conf), conf.search.index)
 
 
 def texts(value: Any, found: list[str]) -> None:
@@ -163,6 +172,32 @@ class SearchIndex:
 
     def refresh(self) -> None:
         self._client.indices.refresh(index=self.index)
+
+    def ids(self, kind: str, scope: Scope, text: str, offset: int, limit: int) -> list[str]:
+        """The ids of the scope's records of ``kind`` whose text matches every word of
+        ``text``, best first (``service.documents.TextSearch``)."""
+        filters: list[Document] = [{"term": {"kind": kind}}]
+        if not scope.everywhere:
+            if scope.project_id is not None:
+                filters.append({"term": {"project_id": scope.project_id}})
+            if scope.user_id is not None:
+                filters.append({"term": {"user_id": scope.user_id}})
+        found = self._client.search(
+            index=self.index,
+            body={
+                "from": offset,
+                "size": limit,
+                "_source": ["doc_id"],
+                "query": {
+                    "bool": {
+                        "filter": filters,
+                        "must": [{"match": {"text": {"query": text, "operator": "and"}}}],
+                    }
+                },
+                "sort": ["_score", {"time_stamp": {"order": "desc", "missing": "_last"}}],
+            },
+        )
+        return [hit["_source"]["doc_id"] for hit in found["hits"]["hits"]]
 
 
 def _record_actions(storage: Storage, events: list[Event]) -> list[tuple[str, str, int, Any]]:

@@ -321,7 +321,9 @@ def add_routes(
                 getattr(parts.storage, kind.plural)
             except AttributeError:
                 raise ValueError(f"the storage keeps no {kind.plural}: is it migrated?") from None
-            service = DocumentService(kind.rules.build(parts.wiring), parts.storage)
+            service = DocumentService(
+                kind.rules.build(parts.wiring), parts.storage, parts.wiring.text_search
+            )
             resource = DocumentResource(kind, service, parts)
             collection = f"{version.prefix}/{kind.plural}"
             app.add_route(collection, resource, suffix="collection")

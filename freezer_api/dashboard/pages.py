@@ -364,7 +364,11 @@ def build(parts: Parts, kinds: Iterable[Kind], page_size: int, keystone: bool) -
         parts=parts,
         kinds=by_plural,
         services={
-            plural: DocumentService(by_plural[plural].rules.build(parts.wiring), parts.storage)
+            plural: DocumentService(
+                by_plural[plural].rules.build(parts.wiring),
+                parts.storage,
+                parts.wiring.text_search,
+            )
             for plural in wanted
         },
         compliance=Compliance(parts.storage, parts.wiring.clock),

@@ -93,6 +93,16 @@ class Wiring:
     #: ``[api] protect_chains``: deleting a backup that others depend on is refused
     protect_chains: bool = False
     liveness: Liveness = dataclasses.field(default_factory=Liveness)
+    #: ``[search] backend = opensearch``: what answers free-text searches
+    text_search: TextSearch | None = None
+
+
+class TextSearch(Protocol):
+    """An index that finds records by free text (``freezer_api.search.SearchIndex``)."""
+
+    def ids(self, kind: str, scope: Scope, text: str, offset: int, limit: int) -> list[str]:
+        """The ids of one page of the scope's records of ``kind`` that match ``text``, best
+        first. Raises on any failure of the index."""
 
 
 class Rules:
@@ -231,10 +241,27 @@ def in_transaction(storage: Storage, work: Callable[[Storage], T]) -> T:
     return retrying(attempt)
 
 
+def _only_text(search: Search, page: Page, scope: Scope) -> bool:
+    """A search the index answers: free text alone, paged by offset, in one project's or
+    one user's records (not the shared ones: central clients are not indexed as such)."""
+    return bool(search.text) and not (
+        search.match
+        or search.match_not
+        or search.sort
+        or search.stale
+        or search.time_after is not None
+        or search.time_before is not None
+        or page.marker
+        or scope.shared
+    )
+
+
 class DocumentService:
     """Create, read, update and delete documents of one kind, within a caller's scope."""
 
-    def __init__(self, rules: Rules, storage: Storage) -> None:
+    def __init__(
+        self, rules: Rules, storage: Storage, text_search: TextSearch | None = None
+    ) -> None:
         kind = type(rules)
         if rules.creates_alone and (
             kind.create is not Rules.create or kind.expand is not Rules.expand
@@ -242,6 +269,7 @@ class DocumentService:
             raise ValueError(f"{rules.plural}: a create that adds to the insert is not alone")
         self.rules = rules
         self._storage = storage
+        self._text_search = text_search
 
     def create(self, call: Call, body: Any) -> Record:
         """Store a new document. Raises InvalidDocument, Conflict, Unprocessable."""
@@ -269,6 +297,11 @@ class DocumentService:
     def search(self, call: Call, search: Search, page: Page) -> list[Record]:
         """Return one page of the scope's documents that match ``search``, to be rendered."""
         rules = self.rules
+        if self._text_search is not None and _only_text(search, page, call.scope):
+            found = self._text_searched(call, search, page)
+            if found is not None:
+                rules.seen(call, self._storage, search=search)
+                return rules.expand(call, self._storage, found)
         query = Query(
             page=page,
             filters=(
@@ -284,6 +317,21 @@ class DocumentService:
         )
         rules.seen(call, self._storage, search=search)
         return rules.expand(call, self._storage, records)
+
+    def _text_searched(self, call: Call, search: Search, page: Page) -> list[Record] | None:
+        """The page the index finds, read from the catalogue in the index's order; None
+        when the index failed (logged and counted: the search is answered from SQL)."""
+        assert self._text_search is not None
+        try:
+            ids = self._text_search.ids(
+                self.rules.plural, call.scope, " ".join(search.text), page.offset, page.limit
+            )
+        except Exception as error:  # noqa: BLE001 - any failure of the index falls back
+            LOG.warning("free-text search answered from SQL: OpenSearch failed: %s", error)
+            metrics.server_metrics().search_fallbacks.inc()
+            return None
+        records = self.rules.repository(self._storage).get_many(scope=call.scope, doc_ids=ids)
+        return [records[doc_id] for doc_id in ids if doc_id in records]
 
     def liveness(self, call: Call, records: list[Record]) -> list[Document]:
         """What ``?liveness=true`` adds to each of these records' answers."""

@@ -126,7 +126,7 @@ def parse_search(document: Any, query: Mapping[str, str]) -> Search:
     match_not = _pairs(document.get("match_not"), "match_not")
     query_keys = []
     for key, value in query.items():
-        if key == "search":
+        if key in ("search", "q"):
             match.append(("_all", value))
         elif key not in RESERVED:
             match.append((key, value))
@@ -199,7 +199,7 @@ class SearchFields:
         """
         for key in search.query_keys:
             if key not in self.columns:
-                accepted = ", ".join(sorted(RESERVED | {"search"} | set(self.columns)))
+                accepted = ", ".join(sorted(RESERVED | {"search", "q"} | set(self.columns)))
                 raise InvalidDocument(
                     f"Unknown query parameter {key!r}; this list accepts: {accepted}. Other "
                     'keys of the documents are searched with {"match": [{key: value}]} in '
