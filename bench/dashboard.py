@@ -13,7 +13,6 @@ page from the middle of the feed), and a search by host name and by backup id.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from monitoring import SETS, catalogue  # noqa: E402
-from restore_points import HEADERS, START, by_size, timed  # noqa: E402
+from restore_points import HEADERS, START, by_size_main, timed  # noqa: E402
 
 from freezer_api.storage.base import set_key  # noqa: E402
 from tests.processes import BIN, running  # noqa: E402
@@ -72,15 +71,7 @@ def measure(conf: Path, folder: Path, count: int, repeat: int) -> dict[str, tupl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--counts", type=int, nargs="+", default=[10_000, 1_000_000])
-    parser.add_argument("--repeat", type=int, default=10)
-    args = parser.parse_args()
-    by_size(
-        args.counts,
-        catalogue,
-        lambda conf, folder, count: measure(conf, folder, count, args.repeat),
-    )
+    by_size_main(__doc__, catalogue, measure)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ the feed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import uuid
@@ -27,7 +26,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from restore_points import HEADERS, START, by_size, imported, record, timed  # noqa: E402
+from restore_points import HEADERS, START, by_size_main, imported, record, timed  # noqa: E402
 
 from tests.processes import BIN, running  # noqa: E402
 
@@ -90,15 +89,7 @@ def measure(conf: Path, folder: Path, count: int, repeat: int) -> dict[str, tupl
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--counts", type=int, nargs="+", default=[10_000, 1_000_000])
-    parser.add_argument("--repeat", type=int, default=10)
-    args = parser.parse_args()
-    by_size(
-        args.counts,
-        catalogue,
-        lambda conf, folder, count: measure(conf, folder, count, args.repeat),
-    )
+    by_size_main(__doc__, catalogue, measure)
 
 
 if __name__ == "__main__":

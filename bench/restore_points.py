@@ -166,12 +166,32 @@ def by_size(
         print(f"| {name} | {cells} | {ratio:.2f} |")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def by_size_main(
+    doc: str,
+    build: Callable[[Path, int], Path],
+    measure: Callable[[Path, Path, int, int], dict[str, tuple[float, float]]],
+    repeat: int = 10,
+) -> None:
+    """The command line of a benchmark by catalogue size: ``--counts``, ``--repeat``; each
+    count's catalogue is ``build`` and its server ``measure`` (conf, folder, count, repeat)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[10_000, 1_000_000])
-    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=repeat)
     args = parser.parse_args()
-    by_size(args.counts, catalogue, lambda conf, folder, _count: measure(conf, folder, args.repeat))
+    by_size(
+        args.counts,
+        build,
+        lambda conf, folder, count: measure(conf, folder, count, args.repeat),
+    )
+
+
+def main() -> None:
+    by_size_main(
+        __doc__,
+        catalogue,
+        lambda conf, folder, _count, repeat: measure(conf, folder, repeat),
+        repeat=30,
+    )
 
 
 if __name__ == "__main__":

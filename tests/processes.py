@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -70,3 +71,28 @@ def running(
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+@dataclasses.dataclass(frozen=True)
+class Served:
+    """A live freezer-api: its base URL and its configuration file."""
+
+    base: str
+    conf: Path
+
+
+@contextlib.contextmanager
+def serving(directory: Path, workers: int = 1, extra: str = "") -> Iterator[Served]:
+    """``freezer-api`` on a free loopback port and a SQLite database in ``directory``
+    (``extra`` ends its configuration), until the block ends; its log is ``directory/log``."""
+    port = free_port()
+    conf = directory / "freezer-api.conf"
+    conf.write_text(
+        f"[DEFAULT]\nbind_port = {port}\nworkers = {workers}\n"
+        f"[database]\nconnection = sqlite:///{directory / 'freezer.db'}\n{extra}"
+    )
+    base = f"http://127.0.0.1:{port}"
+    with running(
+        [str(BIN / "freezer-api"), "--config-file", str(conf)], f"{base}/", directory / "log"
+    ):
+        yield Served(base, conf)

@@ -18,7 +18,7 @@ from schemathesis import checks
 
 from freezer_api.api import openapi, routes
 from tests.conftest import make_action, make_backup, make_job, make_v1_backup
-from tests.processes import BIN, free_port, running
+from tests.processes import serving
 
 pytestmark = pytest.mark.slow
 
@@ -64,18 +64,9 @@ def seed(base: str) -> None:
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     directory = tmp_path_factory.mktemp("fuzzed")
-    port = free_port()
-    conf = directory / "freezer-api.conf"
-    conf.write_text(
-        f"[DEFAULT]\nbind_port = {port}\nworkers = 1\n"
-        f"[database]\nconnection = sqlite:///{directory / 'fuzzed.db'}\n"
-    )
-    base = f"http://127.0.0.1:{port}"
-    with running(
-        [str(BIN / "freezer-api"), "--config-file", str(conf)], f"{base}/", directory / "log"
-    ):
-        seed(base)
-        yield base
+    with serving(directory) as served:
+        seed(served.base)
+        yield served.base
     log = (directory / "log").read_text()
     assert "Traceback" not in log, log[-4000:]
     statuses = collections.Counter(re.findall(r'" status: (\d+) ', log))

@@ -11,7 +11,7 @@ from freezerclient.v2 import client as freezer_client
 from keystoneauth1 import noauth
 from keystoneauth1 import session as ks_session
 
-from tests.processes import BIN, free_port, running
+from tests.processes import serving
 
 
 class ProjectNoAuth(noauth.NoAuth):
@@ -28,17 +28,8 @@ class ProjectNoAuth(noauth.NoAuth):
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     directory: Path = tmp_path_factory.mktemp("live")
-    port = free_port()
-    conf = directory / "freezer-api.conf"
-    conf.write_text(
-        f"[DEFAULT]\nbind_port = {port}\nworkers = 2\n"
-        f"[database]\nconnection = sqlite:///{directory / 'live.db'}\n"
-    )
-    base = f"http://127.0.0.1:{port}"
-    with running(
-        [str(BIN / "freezer-api"), "--config-file", str(conf)], f"{base}/", directory / "log"
-    ):
-        yield base
+    with serving(directory, workers=2) as served:
+        yield served.base
 
 
 def make_client(base: str, project_id: str) -> freezer_client.Client:

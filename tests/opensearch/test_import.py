@@ -219,19 +219,12 @@ def test_the_official_client_reads_an_imported_index(opensearch, index, tmp_path
     """Imported into the database of a live freezer-api, the index reads back through
     python-freezerclient 6.5.0 as the CLI and the scheduler would read it."""
     from tests.compat.conftest import make_client
-    from tests.processes import BIN, free_port, running
+    from tests.processes import serving
 
-    port = free_port()
-    conf = tmp_path / "freezer-api.conf"
-    conf.write_text(
-        f"[DEFAULT]\nbind_port = {port}\nworkers = 1\n"
-        f"[database]\nconnection = sqlite:///{tmp_path / 'live.db'}\n"
-    )
-    base = f"http://127.0.0.1:{port}"
-    with running(
-        [str(BIN / "freezer-api"), "--config-file", str(conf)], f"{base}/", tmp_path / "log"
-    ):
-        argv = ["--config-file", str(conf), "db", "import", "--from-elasticsearch", opensearch]
+    with serving(tmp_path) as served:
+        base = served.base
+        argv = ["--config-file", str(served.conf), "db", "import"]
+        argv += ["--from-elasticsearch", opensearch]
         assert manage.main([*argv, "--index", index, "--default-project-id", PROJECT]) == 0
         capsys.readouterr()
         freezer = make_client(base, PROJECT)
