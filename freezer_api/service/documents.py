@@ -7,6 +7,7 @@ import dataclasses
 import itertools
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -241,6 +242,35 @@ def in_transaction(storage: Storage, work: Callable[[Storage], T]) -> T:
     return retrying(attempt)
 
 
+class Fallbacks:
+    """Say that searches fall back to SQL: once, then at most once a minute with how many
+    did in between (an outage of OpenSearch would otherwise log a line per search)."""
+
+    EVERY = 60.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = float("-inf")
+        self._since = 0
+
+    def said(self, error: Exception) -> None:
+        with self._lock:
+            self._since += 1
+            now = time.monotonic()
+            if now - self._last < self.EVERY:
+                return
+            count, self._since, self._last = self._since, 0, now
+        LOG.warning(
+            "free-text search answered from SQL (%d since the last such line): "
+            "OpenSearch failed: %s",
+            count,
+            error,
+        )
+
+
+FALLBACKS = Fallbacks()
+
+
 def _only_text(search: Search, page: Page, scope: Scope) -> bool:
     """A search the index answers: free text alone, paged by offset, in one project's or
     one user's records (not the shared ones: central clients are not indexed as such)."""
@@ -327,8 +357,8 @@ class DocumentService:
                 self.rules.plural, call.scope, " ".join(search.text), page.offset, page.limit
             )
         except Exception as error:  # noqa: BLE001 - any failure of the index falls back
-            LOG.warning("free-text search answered from SQL: OpenSearch failed: %s", error)
             metrics.server_metrics().search_fallbacks.inc()
+            FALLBACKS.said(error)
             return None
         records = self.rules.repository(self._storage).get_many(scope=call.scope, doc_ids=ids)
         return [records[doc_id] for doc_id in ids if doc_id in records]

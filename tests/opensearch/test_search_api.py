@@ -71,12 +71,25 @@ def test_free_text_is_searched_in_opensearch_within_the_project(
 
 
 def test_opensearch_down_answers_from_sql_logged_and_counted(settings, storage, tmp_path, caplog):
+    from freezer_api.service import documents
+
+    documents.FALLBACKS = documents.Fallbacks()
     client = app_of(settings, storage, tmp_path, f"http://127.0.0.1:{free_port()}", "absent")
     api = V2(client, "p1")
     made = api.post("backups", make_backup(backup_name="nightly")).json["backup_id"]
     before = metrics.server_metrics().search_fallbacks._value.get()
+
+    def said() -> list[str]:
+        return [each.getMessage() for each in caplog.records if "from SQL" in each.getMessage()]
+
     with caplog.at_level("WARNING"):
         # SQL's free text: one of the names, exactly
         assert ids(api.request("GET", "backups", params={"search": "nightly"})) == [made]
     assert metrics.server_metrics().search_fallbacks._value.get() == before + 1
-    assert any("answered from SQL" in record.getMessage() for record in caplog.records)
+    assert len(said()) == 1 and "OpenSearch failed" in said()[0]
+    # another one within the minute is counted, not said again
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert ids(api.request("GET", "backups", params={"q": "nightly"})) == [made]
+    assert metrics.server_metrics().search_fallbacks._value.get() == before + 2
+    assert said() == []
