@@ -183,14 +183,23 @@ def job(record: Record) -> Document:
     return rendered
 
 
-@answers(shape({"session_id": STRING, "project_id": OWNER, "user_id": OWNER}))
-def session(record: Record) -> Document:
-    return {
-        "session_id": record.doc_id,
-        "project_id": record.project_id,
-        "user_id": record.user_id,
-        **record.doc,
-    }
+def with_owner(id_key: str) -> Render:
+    """The stored document whole, after its id and owner (sessions, objectives)."""
+
+    def render(record: Record) -> Document:
+        return {
+            id_key: record.doc_id,
+            "project_id": record.project_id,
+            "user_id": record.user_id,
+            **record.doc,
+        }
+
+    return render
+
+
+session = answers(shape({"session_id": STRING, "project_id": OWNER, "user_id": OWNER}))(
+    with_owner("session_id")
+)
 
 
 def id_and_version(id_key: str) -> Any:
@@ -203,7 +212,7 @@ def id_and_version(id_key: str) -> Any:
     return render
 
 
-@answers(
+objective = answers(
     shape(
         {
             "objective_id": STRING,
@@ -213,11 +222,4 @@ def id_and_version(id_key: str) -> Any:
             "max_age_seconds": INTEGER,
         }
     )
-)
-def objective(record: Record) -> Document:
-    return {
-        "objective_id": record.doc_id,
-        "project_id": record.project_id,
-        "user_id": record.user_id,
-        **record.doc,
-    }
+)(with_owner("objective_id"))
