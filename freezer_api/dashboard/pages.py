@@ -97,13 +97,14 @@ class Services:
     parts: Parts
     kinds: dict[str, Kind]
     services: dict[str, DocumentService]
+    guards: dict[str, Guard]
     compliance: Compliance
     page_size: int
     keystone: bool
     environment: jinja2.Environment
 
     def guard(self, plural: str) -> Guard:
-        return Guard(self.kinds[plural], self.parts.policy)
+        return self.guards[plural]
 
 
 class PageResource:
@@ -273,6 +274,11 @@ class ListPage(PageResource):
     """A kind's records, paged by id (``marker``), as the API lists them."""
 
     plural = ""
+    #: the page shows what ``?liveness=true`` adds (clients, jobs)
+    liveness = False
+
+    def view(self, req: falcon.Request, identity: Identity, project_id: str) -> dict[str, Any]:
+        return self.records(req, project_id, Search())
 
     def records(self, req: falcon.Request, project_id: str, search: Search) -> dict[str, Any]:
         call = self.call(req, self.plural, project_id)
@@ -284,7 +290,7 @@ class ListPage(PageResource):
         records = records[:limit]
         kind = self._services.kinds[self.plural]
         rendered = [kind.render(record) for record in records]
-        if self.plural in ("clients", "jobs"):
+        if self.liveness:
             extras = service.liveness(call, records)
             rendered = [{**each, **extra} for each, extra in zip(rendered, extras, strict=True)]
         after = records[-1].doc_id if more else None
@@ -296,9 +302,7 @@ class ClientsPage(ListPage):
 
     template = "clients.html"
     plural = "clients"
-
-    def view(self, req: falcon.Request, identity: Identity, project_id: str) -> dict[str, Any]:
-        return self.records(req, project_id, Search())
+    liveness = True
 
 
 class JobsPage(ListPage):
@@ -307,9 +311,7 @@ class JobsPage(ListPage):
 
     template = "jobs.html"
     plural = "jobs"
-
-    def view(self, req: falcon.Request, identity: Identity, project_id: str) -> dict[str, Any]:
-        return self.records(req, project_id, Search())
+    liveness = True
 
 
 class SessionsPage(ListPage):
@@ -317,9 +319,6 @@ class SessionsPage(ListPage):
 
     template = "sessions.html"
     plural = "sessions"
-
-    def view(self, req: falcon.Request, identity: Identity, project_id: str) -> dict[str, Any]:
-        return self.records(req, project_id, Search())
 
 
 class SearchPage(ListPage):
@@ -371,6 +370,7 @@ def build(parts: Parts, kinds: Iterable[Kind], page_size: int, keystone: bool) -
             )
             for plural in wanted
         },
+        guards={plural: Guard(by_plural[plural], parts.policy) for plural in wanted},
         compliance=Compliance(parts.storage, parts.wiring.clock),
         page_size=page_size,
         keystone=keystone,
